@@ -1,0 +1,312 @@
+/**
+ * The `Transport` of the local machine, on @effect/platform: `FileSystem` for files and
+ * `CommandExecutor` for processes (both from `NodeContext.layer`, which works under Deno).
+ *
+ * Commands run without a shell, argv as given. A command runs in its own process group, owned
+ * by a scope: a timeout or an interruption kills the whole group.
+ *
+ * @since 0.1.0
+ * @module
+ */
+import * as Command from "@effect/platform/Command"
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type { PlatformError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { NodeContext } from "@effect/platform-node"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { LrmsError, type Reason } from "../../src/LrmsError.ts"
+import {
+  type ExecOptions,
+  type ExecResult,
+  type FileInfo,
+  Transport,
+  type TransportShape,
+} from "../../src/Transport.ts"
+
+const BACKEND = "local"
+
+const toLrmsError = (operation: string, path: string) => (e: PlatformError): LrmsError => {
+  const reason: Reason = e._tag === "SystemError"
+    ? e.reason === "NotFound"
+      ? "NotFound"
+      : e.reason === "PermissionDenied"
+      ? "PermissionDenied"
+      : e.reason === "AlreadyExists" || e.reason === "BadResource" || e.reason === "Busy"
+      ? "InvalidState"
+      : "CommandFailed"
+    : "InvalidArgument"
+  return new LrmsError({
+    reason,
+    backend: BACKEND,
+    operation,
+    description: `${path}: ${e.message}`,
+    cause: e,
+  })
+}
+
+const decoder = new TextDecoder()
+const collect = <E>(stream: Stream.Stream<Uint8Array, E>) =>
+  Effect.map(Stream.runCollect(stream), (chunks) => {
+    const all = Chunk.toReadonlyArray(chunks)
+    const total = all.reduce((n, c) => n + c.length, 0)
+    const out = new Uint8Array(total)
+    let at = 0
+    for (const c of all) {
+      out.set(c, at)
+      at += c.length
+    }
+    return decoder.decode(out)
+  })
+
+const fileType = (t: FileSystem.File.Type): FileInfo["type"] =>
+  t === "File"
+    ? "File"
+    : t === "Directory"
+    ? "Directory"
+    : t === "SymbolicLink"
+    ? "SymbolicLink"
+    : "Other"
+
+/**
+ * Builds the local transport from a `FileSystem` and a `CommandExecutor`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<
+  TransportShape,
+  never,
+  FileSystem.FileSystem | CommandExecutor.CommandExecutor
+> = Effect.gen(function* () {
+  const fs = yield* FileSystem.FileSystem
+  const executor = yield* CommandExecutor.CommandExecutor
+
+  const exec = (
+    argv: ReadonlyArray<string>,
+    options: ExecOptions = {},
+  ): Effect.Effect<ExecResult, LrmsError> => {
+    const [cmd, ...args] = argv
+    if (cmd === undefined || cmd === "") {
+      return Effect.fail(
+        new LrmsError({
+          reason: "InvalidArgument",
+          backend: BACKEND,
+          operation: "exec",
+          description: "empty command",
+        }),
+      )
+    }
+    let command = Command.make(cmd, ...args)
+    if (options.env) command = Command.env(command, options.env)
+    if (options.cwd !== undefined) command = Command.workingDirectory(command, options.cwd)
+    if (options.stdin !== undefined) {
+      const bytes = typeof options.stdin === "string"
+        ? new TextEncoder().encode(options.stdin)
+        : options.stdin
+      command = Command.stdin(command, Stream.make(bytes))
+    }
+    const run = Effect.scoped(
+      Effect.gen(function* () {
+        const proc = yield* executor.start(command)
+        const [stdout, stderr, exitCode] = yield* Effect.all(
+          [collect(proc.stdout), collect(proc.stderr), proc.exitCode],
+          { concurrency: 3 },
+        )
+        return { exitCode, signal: null, stdout, stderr } satisfies ExecResult
+      }),
+    ).pipe(
+      Effect.catchAll((e) => {
+        const m = /due to receipt of signal: (\w+)/.exec(e.message)
+        if (m !== null) {
+          return Effect.succeed<ExecResult>({
+            exitCode: 128 + (signalNumbers[m[1]!] ?? 0),
+            signal: m[1]!,
+            stdout: "",
+            stderr: "",
+          })
+        }
+        return Effect.fail(
+          new LrmsError({
+            reason: e._tag === "SystemError" && e.reason === "NotFound"
+              ? "NotFound"
+              : "CommandFailed",
+            backend: BACKEND,
+            operation: "exec",
+            description: `cannot run ${JSON.stringify(cmd)}: ${e.message}`,
+            cause: e,
+          }),
+        )
+      }),
+    )
+    if (options.timeout === undefined) return run
+    return run.pipe(
+      Effect.timeoutFail({
+        duration: options.timeout,
+        onTimeout: () =>
+          new LrmsError({
+            reason: "Timeout",
+            backend: BACKEND,
+            operation: "exec",
+            description: `${cmd} did not finish within ${String(options.timeout)}; killed`,
+          }),
+      }),
+    )
+  }
+
+  const stat = (path: string): Effect.Effect<FileInfo, LrmsError> =>
+    fs.stat(path).pipe(
+      Effect.mapError(toLrmsError("stat", path)),
+      Effect.map((info) => ({
+        type: fileType(info.type),
+        size: Number(info.size),
+        mtime: Option.getOrElse(info.mtime, () => new Date(0)),
+        mode: info.mode & 0o7777,
+      })),
+    )
+
+  const lstat = (path: string): Effect.Effect<FileInfo, LrmsError> =>
+    Effect.tryPromise({
+      try: () => Deno.lstat(path),
+      catch: (e) =>
+        new LrmsError({
+          reason: e instanceof Deno.errors.NotFound
+            ? "NotFound"
+            : e instanceof Deno.errors.PermissionDenied
+            ? "PermissionDenied"
+            : "CommandFailed",
+          backend: BACKEND,
+          operation: "stat",
+          description: `${path}: ${e instanceof Error ? e.message : String(e)}`,
+          cause: e,
+        }),
+    }).pipe(
+      Effect.map((info): FileInfo => ({
+        type: info.isSymlink
+          ? "SymbolicLink"
+          : info.isDirectory
+          ? "Directory"
+          : info.isFile
+          ? "File"
+          : "Other",
+        size: info.size,
+        mtime: info.mtime ?? new Date(0),
+        mode: (info.mode ?? 0) & 0o7777,
+      })),
+    )
+
+  const copyTree = (from: string, to: string, operation: string): Effect.Effect<void, LrmsError> =>
+    Effect.flatMap(
+      stat(from),
+      (info) =>
+        info.type === "Directory"
+          ? fs.makeDirectory(to, { recursive: true }).pipe(
+            Effect.mapError(toLrmsError(operation, to)),
+            Effect.zipRight(
+              fs.readDirectory(from).pipe(Effect.mapError(toLrmsError(operation, from))),
+            ),
+            Effect.flatMap((names) =>
+              Effect.forEach(names, (n) => copyTree(`${from}/${n}`, `${to}/${n}`, operation), {
+                concurrency: 4,
+                discard: true,
+              })
+            ),
+          )
+          : fs.copyFile(from, to).pipe(Effect.mapError(toLrmsError(operation, `${from} -> ${to}`))),
+    )
+
+  const shape: TransportShape = {
+    kind: "local",
+    host: "localhost",
+    exec,
+    homeDirectory: Effect.sync(() =>
+      Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? Deno.cwd()
+    ),
+    stat: lstat,
+    list: (path) =>
+      fs.readDirectory(path).pipe(
+        Effect.map((names) => names.filter((n) => !n.includes("/"))),
+        Effect.mapError(toLrmsError("list", path)),
+      ),
+    mkdir: (path, options) =>
+      fs.makeDirectory(path, {
+        recursive: options?.recursive ?? true,
+        ...(options?.mode !== undefined ? { mode: options.mode } : {}),
+      }).pipe(Effect.mapError(toLrmsError("mkdir", path))),
+    remove: (path, options) =>
+      fs.remove(path, { recursive: options?.recursive ?? false, force: true }).pipe(
+        Effect.mapError(toLrmsError("remove", path)),
+      ),
+    rename: (from, to) =>
+      fs.rename(from, to).pipe(Effect.mapError(toLrmsError("rename", `${from} -> ${to}`))),
+    readRange: (path, offset, size) =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const file = yield* fs.open(path, { flag: "r" })
+          if (size === undefined) {
+            const info = yield* file.stat
+            size = Math.max(0, Number(info.size) - offset)
+          }
+          yield* file.seek(offset, "start")
+          const buffer = new Uint8Array(size)
+          let at = 0
+          while (at < size) {
+            const n = yield* file.read(buffer.subarray(at))
+            if (Number(n) === 0) break
+            at += Number(n)
+          }
+          return buffer.subarray(0, at)
+        }),
+      ).pipe(Effect.mapError(toLrmsError("readRange", path))),
+    writeFile: (path, data, options) =>
+      fs.writeFile(
+        path,
+        typeof data === "string" ? new TextEncoder().encode(data) : data,
+        options?.mode !== undefined ? { mode: options.mode } : {},
+      ).pipe(
+        Effect.zipRight(options?.mode !== undefined ? fs.chmod(path, options.mode) : Effect.void),
+        Effect.mapError(toLrmsError("writeFile", path)),
+      ),
+    chmod: (path, mode) => fs.chmod(path, mode).pipe(Effect.mapError(toLrmsError("chmod", path))),
+    put: (local, remote) => copyTree(local, remote, "put"),
+    get: (remote, local) => copyTree(remote, local, "get"),
+  }
+  return shape
+})
+
+const signalNumbers: Readonly<Record<string, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGABRT: 6,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+}
+
+/**
+ * The local transport, with the platform services it needs (Node's, which run under Deno).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Transport> = Layer.effect(Transport, make).pipe(
+  Layer.provide(NodeContext.layer),
+)
+
+/**
+ * The local transport over platform services the caller provides.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWithoutPlatform: Layer.Layer<
+  Transport,
+  never,
+  FileSystem.FileSystem | CommandExecutor.CommandExecutor
+> = Layer.effect(Transport, make)

@@ -1,0 +1,163 @@
+/**
+ * Reading the process table (`ps`) and finding a job's process tree (pure).
+ *
+ * @since 0.1.0
+ * @category processes
+ * @module
+ */
+
+/**
+ * One row of the process table.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProcessRow {
+  /** Process id. */
+  readonly pid: number
+  /** Parent process id. */
+  readonly ppid: number
+  /** Process group id. */
+  readonly pgid: number
+  /** State letters (`S`, `R`, `Z`, `T`, `Ss`, ...). */
+  readonly stat: string
+  /** Start time in seconds since the epoch, when `lstart` was asked for. */
+  readonly startedAt: number | undefined
+}
+
+/**
+ * The `ps` argv that lists every process with what {@linkcode parsePs} reads. Run it with
+ * `LC_ALL=C` and `TZ=UTC`, so start times are in a known format and zone.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const psAllArgv: ReadonlyArray<string> = [
+  "ps",
+  "-A",
+  "-o",
+  "pid=,ppid=,pgid=,stat=,lstart=",
+]
+
+/**
+ * The environment `ps` runs with.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const psEnv: Readonly<Record<string, string>> = { LC_ALL: "C", TZ: "UTC" }
+
+const months: Readonly<Record<string, number>> = {
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
+}
+
+/**
+ * Parses `ps -o lstart` in the C locale and UTC (`Tue Nov 24 00:44:51 2026`) to seconds since
+ * the epoch.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseLstart = (text: string): number | undefined => {
+  const m = /^\w{3}\s+(\w{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})\s+(\d{4})$/.exec(text.trim())
+  if (m === null) return undefined
+  const month = months[m[1]!]
+  if (month === undefined) return undefined
+  return Date.UTC(Number(m[6]), month, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])) /
+    1000
+}
+
+/**
+ * Parses the output of {@linkcode psAllArgv} (never throws; unreadable lines are skipped).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parsePs = (text: string): ReadonlyArray<ProcessRow> => {
+  const rows: Array<ProcessRow> = []
+  for (const line of text.split("\n")) {
+    const m = /^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\S+)(?:\s+(.*))?$/.exec(line)
+    if (m === null) continue
+    rows.push({
+      pid: Number(m[1]),
+      ppid: Number(m[2]),
+      pgid: Number(m[3]),
+      stat: m[4]!,
+      startedAt: m[5] === undefined ? undefined : parseLstart(m[5]),
+    })
+  }
+  return rows
+}
+
+/**
+ * The processes of a job: the root, every descendant, and every member of the root's process
+ * group; leaves first, so they can be signalled before their parents.
+ *
+ * @since 0.1.0
+ * @category processes
+ */
+export const tree = (rows: ReadonlyArray<ProcessRow>, root: number): ReadonlyArray<number> => {
+  const children = new Map<number, Array<number>>()
+  for (const r of rows) {
+    if (r.pid === r.ppid) continue
+    const list = children.get(r.ppid) ?? []
+    list.push(r.pid)
+    children.set(r.ppid, list)
+  }
+  const order: Array<number> = []
+  const seen = new Set<number>()
+  const queue = rows.some((r) => r.pid === root) ? [root] : []
+  for (const r of rows) if (r.pgid === root && r.pid !== root) queue.push(r.pid)
+  while (queue.length > 0) {
+    const pid = queue.shift()!
+    if (seen.has(pid)) continue
+    seen.add(pid)
+    order.push(pid)
+    for (const c of children.get(pid) ?? []) queue.push(c)
+  }
+  return order.reverse()
+}
+
+/**
+ * Tells whether a row is a live process of ours: present, not a zombie, and started within
+ * `tolerance` seconds of `startedAt` when that is known (so a reused pid is not taken for the
+ * job).
+ *
+ * @since 0.1.0
+ * @category processes
+ */
+export const isAlive = (
+  row: ProcessRow | undefined,
+  startedAt: number | undefined,
+  tolerance = 2,
+): boolean => {
+  if (row === undefined) return false
+  if (row.stat.startsWith("Z") || row.stat.startsWith("X")) return false
+  if (startedAt === undefined || row.startedAt === undefined) return true
+  return Math.abs(row.startedAt - startedAt) <= tolerance
+}
+
+/**
+ * The `ps` argv that lists only the given pids, with what {@linkcode parsePs} reads.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const psPidsArgv = (pids: ReadonlyArray<number>): ReadonlyArray<string> => [
+  "ps",
+  "-o",
+  "pid=,ppid=,pgid=,stat=,lstart=",
+  "-p",
+  pids.join(","),
+]

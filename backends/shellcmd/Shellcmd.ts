@@ -1,0 +1,673 @@
+/**
+ * The shellcmd backend: jobs run as plain processes on the transport's host (the local machine
+ * with `LocalTransport`, any SSH host with `SshTransport`). This is GC3Pie's `shellcmd`, and the
+ * embedded default a new user runs first.
+ *
+ * Each job gets a directory under the spool directory, its `file:` inputs are staged there, and
+ * a generated wrapper script (see `Wrapper`) runs it detached, under GNU time when the host has
+ * it. The wrapper records its pid, start time, exit status and resource usage, so the state of a
+ * job is read from files, and from `ps` (one call for every job polled in the same moment) only
+ * while it runs. Capacity (cores and memory) is shared by every process of the user on that host
+ * through JSON bookkeeping (see `Bookkeeping`); a full resource fails `submitJob` with the
+ * recoverable `MaximumCapacityReached`. Walltime is enforced when the job is polled. Cancelling
+ * signals the whole process tree with TERM, then KILL after `cancelGrace` (2 s by default).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Application, Auth, LocalTransport, Lrms, Shellcmd } from "effect-lrms"
+ *
+ * const layer = Shellcmd.layer({
+ *   name: "localhost",
+ *   architecture: "x86_64",
+ *   maxCores: 4,
+ *   maxCoresPerJob: 4,
+ *   maxMemoryPerCore: "2 GiB",
+ *   maxWalltime: "8 hours",
+ *   spooldir: "/tmp/effect-lrms-doc2/spool",
+ *   resourceDir: "/tmp/effect-lrms-doc2/bookkeeping",
+ * })
+ * const status = await Effect.runPromise(
+ *   Lrms.getResourceStatus.pipe(
+ *     Effect.provide(layer),
+ *     Effect.provide(LocalTransport.layer),
+ *     Effect.provide(Auth.none),
+ *   ),
+ * )
+ * console.log(status.freeSlots <= 4) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @module
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import { NodeFileSystem } from "@effect/platform-node"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type { Application } from "../../src/Application.ts"
+import type { Auth } from "../../src/Auth.ts"
+import * as Batcher from "../../src/internal/batcher.ts"
+import { decodeOrFail } from "../../src/internal/decode.ts"
+import * as Job from "../../src/Job.ts"
+import { Lrms, type LrmsShape, make as makeLrms } from "../../src/Lrms.ts"
+import { LrmsError } from "../../src/LrmsError.ts"
+import * as Quantity from "../../src/Quantity.ts"
+import * as Resource from "../../src/Resource.ts"
+import * as Termination from "../../src/Termination.ts"
+import * as TransferUrl from "../../src/TransferUrl.ts"
+import { expandHome, readFileString, run, Transport } from "../../src/Transport.ts"
+import * as Bookkeeping from "./Bookkeeping.ts"
+import * as GnuTime from "./GnuTime.ts"
+import * as Processes from "./Processes.ts"
+import * as Wrapper from "./Wrapper.ts"
+
+const BACKEND = "shellcmd"
+
+// =============================================================================
+// Configuration
+// =============================================================================
+
+/**
+ * The configuration of a shellcmd resource: the static attributes every backend shares, plus
+ * where jobs and bookkeeping live, whether to discover cores and memory from the host
+ * (`override`, off unless set: GC3Pie's default was the truthy string `'False'`), which GNU time
+ * to use, and how long a cancelled job may take to end after TERM before it gets KILL.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ShellcmdConfig = Schema.Struct({
+  ...Resource.ResourceConfig.fields,
+  spooldir: Schema.optionalWith(Schema.String, { default: () => "~/.effect-lrms/spool" }),
+  resourceDir: Schema.optionalWith(Schema.String, {
+    default: () => "~/.effect-lrms/shellcmd.d",
+  }),
+  override: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  timeCmd: Schema.optional(Schema.String),
+  cancelGrace: Schema.optionalWith(Quantity.DurationFromInput, {
+    default: () => Duration.seconds(2),
+  }),
+})
+
+/**
+ * What a shellcmd configuration may contain (quantities as strings or values).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ShellcmdConfigInput = typeof ShellcmdConfig.Encoded
+
+/**
+ * The decoded configuration.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ShellcmdConfig = typeof ShellcmdConfig.Type
+
+// =============================================================================
+// Host discovery
+// =============================================================================
+
+/**
+ * What shellcmd learns about its host on first use (one command).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HostInfo {
+  /** `uname -s`. */
+  readonly os: string
+  /** `uname -m`. */
+  readonly arch: string
+  /** Online processors. */
+  readonly cpus: number | undefined
+  /** Physical memory in bytes. */
+  readonly memory: number | undefined
+  /** GNU time's path, if found. */
+  readonly timeCmd: string | undefined
+}
+
+const DISCOVER = [
+  'echo "os=$(uname -s)"',
+  'echo "arch=$(uname -m)"',
+  'echo "cpus=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null)"',
+  "if [ -r /proc/meminfo ]; then " +
+  "echo \"memkb=$(sed -n 's/^MemTotal:[[:space:]]*\\([0-9]*\\).*/\\1/p' /proc/meminfo)\"; " +
+  'else echo "membytes=$(sysctl -n hw.memsize 2>/dev/null)"; fi',
+  'for c in "$@"; do p=$(command -v "$c" 2>/dev/null) || continue; ' +
+  'case "$p" in /*) ;; *) continue ;; esac; ' +
+  'if "$p" --version 2>&1 | grep -q GNU; then echo "time=$p"; break; fi; done',
+].join("\n")
+
+/**
+ * Parses the discovery output (pure).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseHostInfo = (text: string): HostInfo => {
+  const f = new Map<string, string>()
+  for (const line of text.split("\n")) {
+    const eq = line.indexOf("=")
+    if (eq > 0) f.set(line.slice(0, eq), line.slice(eq + 1).trim())
+  }
+  const num = (k: string) => {
+    const v = f.get(k)
+    return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined
+  }
+  const kb = num("memkb")
+  return {
+    os: f.get("os") ?? "",
+    arch: f.get("arch") ?? "",
+    cpus: num("cpus"),
+    memory: kb !== undefined ? kb * 1024 : num("membytes"),
+    timeCmd: f.get("time") || undefined,
+  }
+}
+
+// =============================================================================
+// Implementation
+// =============================================================================
+
+const lrmsError = (
+  reason: LrmsError["reason"],
+  operation: string,
+  description: string,
+  cause?: unknown,
+) => new LrmsError({ reason, backend: BACKEND, operation, description, cause })
+
+/** Runs an effect once successfully, then returns its value; a failure is not remembered. */
+const memoize = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<Effect.Effect<A, E, R>> =>
+  Effect.map(Effect.makeSemaphore(1), (lock) => {
+    let value: Option.Option<A> = Option.none()
+    return lock.withPermits(1)(
+      Effect.suspend(() =>
+        Option.isSome(value)
+          ? Effect.succeed(value.value)
+          : Effect.tap(self, (a) => Effect.sync(() => (value = Option.some(a))))
+      ),
+    )
+  })
+
+const numberData = (job: Job.Job, key: string): number | undefined => {
+  const v = job.backendData[key]
+  return typeof v === "number" ? v : undefined
+}
+
+/**
+ * Builds a shellcmd `Lrms` over the `Transport` in context, using a local `FileSystem` for the
+ * local side of transfers.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  input: ShellcmdConfigInput,
+): Effect.Effect<
+  LrmsShape,
+  LrmsError,
+  Transport | FileSystem.FileSystem | Scope.Scope
+> =>
+  Effect.gen(function* () {
+    const config = yield* decodeOrFail(ShellcmdConfig, BACKEND, "config", "ConfigurationError")(
+      input,
+    )
+    const transport = yield* Transport
+    const fileSystem = yield* FileSystem.FileSystem
+    let resource: Resource.Resource = Resource.make(BACKEND, config)
+    let totalMemory = resource.maxMemoryPerCore * resource.maxCores
+
+    // ---- host discovery and paths (lazy: they need the caller's Auth) -----------------------
+    const discover = yield* memoize(
+      Effect.gen(function* () {
+        const candidates = config.timeCmd !== undefined
+          ? [config.timeCmd]
+          : ["/usr/bin/time", "time", "gtime"]
+        const r = yield* run(
+          transport,
+          ["/bin/sh", "-c", DISCOVER, "lrms-discover", ...candidates],
+          {
+            backend: BACKEND,
+            operation: "discover",
+          },
+        )
+        const info = parseHostInfo(r.stdout)
+        if (config.timeCmd !== undefined && info.timeCmd === undefined) {
+          return yield* lrmsError(
+            "ConfigurationError",
+            "discover",
+            `timeCmd ${JSON.stringify(config.timeCmd)} is not GNU time on ${transport.host}`,
+          )
+        }
+        const arch = Resource.parseArchitecture(info.arch)
+        if (arch !== undefined && !resource.architecture.includes(arch)) {
+          if (!config.override) {
+            return yield* lrmsError(
+              "ConfigurationError",
+              "discover",
+              `resource ${resource.name} is configured for ${resource.architecture.join(", ")} ` +
+                `but ${transport.host} runs ${info.arch} (set override to adopt the host's)`,
+            )
+          }
+          resource = { ...resource, architecture: [arch] }
+        }
+        if (config.override) {
+          if (info.cpus !== undefined) {
+            resource = {
+              ...resource,
+              maxCores: info.cpus,
+              maxCoresPerJob: Math.min(resource.maxCoresPerJob, info.cpus),
+            }
+          }
+          if (info.memory !== undefined) {
+            totalMemory = info.memory
+            resource = {
+              ...resource,
+              maxMemoryPerCore: Quantity.memory(info.memory / resource.maxCores),
+            }
+          }
+        }
+        const spool = yield* expandHome(transport, config.spooldir)
+        const store = Bookkeeping.make(transport, yield* expandHome(transport, config.resourceDir))
+        return { info, spool, store }
+      }),
+    )
+
+    // ---- liveness: one `ps` for every pid polled within 5 ms ------------------------------
+    const processInfo = yield* Batcher.make<number, Processes.ProcessRow | undefined, LrmsError>({
+      window: Duration.millis(5),
+      maxBatch: 500,
+      missing: undefined,
+      run: (pids) =>
+        transport.exec(Processes.psPidsArgv(pids), { env: Processes.psEnv }).pipe(
+          Effect.map((r) => new Map(Processes.parsePs(r.stdout).map((row) => [row.pid, row]))),
+        ),
+    })
+
+    const privatePath = (jobDir: string, file: string) => `${jobDir}/${Wrapper.PRIVATE_DIR}/${file}`
+
+    const readOptional = (path: string) =>
+      readFileString(transport, path).pipe(
+        Effect.map(Option.some),
+        Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(Option.none())),
+      )
+
+    const wrapperStart = (job: Job.Job, jobDir: string) =>
+      numberData(job, "wrapperStart") !== undefined
+        ? Effect.succeed(numberData(job, "wrapperStart"))
+        : Effect.map(readOptional(privatePath(jobDir, Wrapper.Files.started)), (o) => {
+          const n = Option.isSome(o) ? Number(o.value.trim()) : NaN
+          return Number.isFinite(n) ? n : undefined
+        })
+
+    /** The job's processes, leaves first; empty when the wrapper is gone. */
+    const processTree = (pid: number, startedAt: number | undefined) =>
+      transport.exec(Processes.psAllArgv, { env: Processes.psEnv }).pipe(
+        Effect.map((r) => {
+          const rows = Processes.parsePs(r.stdout)
+          const root = rows.find((row) => row.pid === pid)
+          const rootOurs = Processes.isAlive(root, startedAt)
+          // without the root, only a group led by our pid can still be ours
+          const members = rootOurs ? Processes.tree(rows, pid) : Processes.tree(
+            rows.filter((row) => row.pgid === pid && row.pid !== pid),
+            pid,
+          )
+          const byPid = new Map(rows.map((row) => [row.pid, row]))
+          return members.filter((p) => {
+            const row = byPid.get(p)
+            return row !== undefined && !row.stat.startsWith("Z")
+          })
+        }),
+      )
+
+    const signal = (sig: "TERM" | "KILL", pids: ReadonlyArray<number>) =>
+      pids.length === 0
+        ? Effect.void
+        : transport.exec(["kill", "-s", sig, "--", ...pids.map(String)]).pipe(Effect.asVoid)
+
+    /** TERM the whole tree, wait up to the grace period, KILL what is left. */
+    const killTree = (pid: number, startedAt: number | undefined) =>
+      Effect.gen(function* () {
+        const pids = yield* processTree(pid, startedAt)
+        if (pids.length === 0) return 0
+        yield* signal("TERM", pids)
+        const deadline = Date.now() + Duration.toMillis(config.cancelGrace)
+        let left: ReadonlyArray<number> = pids
+        while (left.length > 0 && Date.now() < deadline) {
+          yield* Effect.sleep(Duration.millis(50))
+          const rows = yield* transport.exec(Processes.psPidsArgv(left), { env: Processes.psEnv })
+          const alive = new Set(
+            Processes.parsePs(rows.stdout).filter((r) => !r.stat.startsWith("Z")).map((r) => r.pid),
+          )
+          left = left.filter((p) => alive.has(p))
+        }
+        yield* signal("KILL", left)
+        return pids.length
+      })
+
+    /** Reads the wrapper's reports into a TERMINATING job. */
+    const finished = (job: Job.Job, jobDir: string, statusText: string) =>
+      Effect.gen(function* () {
+        const status = Wrapper.parseStatus(statusText)
+        const usageText = yield* readOptional(privatePath(jobDir, Wrapper.Files.usage))
+        const report = Option.map(usageText, GnuTime.parse)
+        const fromReport = Option.flatMap(report, (r) => Option.fromNullable(r.termination))
+        const termination = Option.isSome(fromReport)
+          ? fromReport.value
+          : status.returnCode !== undefined
+          ? Termination.fromShellExit(status.returnCode)
+          : Termination.signalled(Termination.Signals.RemoteError)
+        const base = Option.isSome(report) ? report.value.usage : new Job.Usage({ extra: {} })
+        const usage = new Job.Usage({
+          ...base,
+          ...(base.duration === undefined && status.wallSeconds !== undefined
+            ? { duration: Duration.millis(Math.round(status.wallSeconds * 1000)) }
+            : {}),
+          cores: job.application.requestedCores,
+        })
+        return Job.transition(job, "TERMINATING", { termination, usage })
+      })
+
+    const jobPid = (job: Job.Job, operation: string) => {
+      const pid = Number(job.nativeId)
+      return Number.isSafeInteger(pid) && pid > 0 && job.remoteDir !== undefined
+        ? Effect.succeed({ pid, jobDir: job.remoteDir })
+        : Effect.fail(
+          lrmsError("InvalidArgument", operation, `job ${job.id} has no shellcmd pid or directory`),
+        )
+    }
+
+    const withinWalltime = (job: Job.Job): Duration.Duration | undefined => {
+      const limit = job.application.requestedWalltime !== undefined &&
+          Duration.lessThan(job.application.requestedWalltime, resource.maxWalltime)
+        ? job.application.requestedWalltime
+        : resource.maxWalltime
+      const since = numberData(job, "submittedAt") ?? job.timestamps.SUBMITTED?.getTime()
+      if (since === undefined) return undefined
+      return Date.now() - since > Duration.toMillis(limit) ? limit : undefined
+    }
+
+    const updateJobState = (job: Job.Job): Effect.Effect<Job.Job, LrmsError, Auth> =>
+      Effect.gen(function* () {
+        const { pid, jobDir } = yield* jobPid(job, "updateJobState")
+        const statusPath = privatePath(jobDir, Wrapper.Files.status)
+        const status = yield* readOptional(statusPath)
+        if (Option.isSome(status)) return yield* finished(job, jobDir, status.value)
+        const startedAt = yield* wrapperStart(job, jobDir)
+        const known = startedAt !== undefined && numberData(job, "wrapperStart") === undefined
+          ? Job.withBackendData(job, { wrapperStart: startedAt })
+          : job
+        const row = yield* processInfo(pid)
+        if (!Processes.isAlive(row, startedAt)) {
+          // the wrapper may have finished between the two reads
+          const again = yield* readOptional(statusPath)
+          if (Option.isSome(again)) return yield* finished(known, jobDir, again.value)
+          const { store } = yield* discover
+          yield* store.markDone(job.id)
+          return Job.transition(known, "TERMINATING", {
+            termination: Termination.signalled(Termination.Signals.RemoteError),
+            message: `The wrapper (pid ${pid}) is gone and left no exit report`,
+          })
+        }
+        const exceeded = withinWalltime(known)
+        if (exceeded !== undefined) {
+          yield* killTree(pid, startedAt)
+          const { store } = yield* discover
+          yield* store.markDone(job.id)
+          return Job.transition(known, "TERMINATING", {
+            termination: Termination.signalled(
+              Termination.Signals.RemoteKill,
+              Termination.EX_TEMPFAIL,
+            ),
+            message: `Walltime of ${Quantity.formatDuration(exceeded)} exceeded; killed`,
+          })
+        }
+        return Job.transition(known, row!.stat.startsWith("T") ? "STOPPED" : "RUNNING")
+      })
+
+    const cancelJob = (job: Job.Job): Effect.Effect<Job.Job, LrmsError, Auth> =>
+      Effect.gen(function* () {
+        const { pid, jobDir } = yield* jobPid(job, "cancelJob")
+        const startedAt = yield* wrapperStart(job, jobDir)
+        const killed = yield* killTree(pid, startedAt)
+        const { store } = yield* discover
+        yield* store.markDone(job.id)
+        return Job.log(
+          job,
+          killed > 0 ? `Sent TERM to ${killed} process(es)` : "Nothing was running",
+        )
+      })
+
+    const free = (job: Job.Job): Effect.Effect<void, LrmsError, Auth> =>
+      Effect.gen(function* () {
+        const { store } = yield* discover
+        if (job.remoteDir !== undefined) yield* transport.remove(job.remoteDir, { recursive: true })
+        yield* store.remove({
+          jobId: job.id,
+          cores: job.application.requestedCores,
+          memory: job.application.requestedMemory ?? 0,
+        })
+      })
+
+    /** Marks done the records of jobs whose wrapper vanished unseen; returns how many. */
+    const collectGarbage = (store: Bookkeeping.Store, listed: ReadonlyArray<Bookkeeping.Listed>) =>
+      Effect.gen(function* () {
+        const entries = yield* Effect.forEach(
+          listed,
+          (l) => store.read(l).pipe(Effect.option),
+          { concurrency: 8 },
+        )
+        let collected = 0
+        yield* Effect.forEach(entries, (entry) =>
+          Effect.gen(function* () {
+            if (Option.isNone(entry)) return
+            const e = entry.value
+            let dead: boolean
+            if (e.pid === null) dead = Date.now() - e.createdAt > 60_000
+            else {
+              const row = yield* processInfo(e.pid)
+              // gone (or a reused pid): finished, whether or not its marker made it
+              dead = !Processes.isAlive(row, e.wrapperStart ?? undefined)
+            }
+            if (dead) {
+              yield* store.markDone(e.jobId)
+              collected++
+            }
+          }), { concurrency: "unbounded", discard: true })
+        return collected
+      })
+
+    const status = (gc: boolean) =>
+      Effect.gen(function* () {
+        const { store } = yield* discover
+        let listed = yield* store.list
+        if (gc && listed.length > 0 && (yield* collectGarbage(store, listed)) > 0) {
+          listed = yield* store.list
+        }
+        const inUse = Bookkeeping.used(listed)
+        return new Resource.ResourceStatus({
+          freeSlots: Math.max(0, resource.maxCores - inUse.cores),
+          userRun: listed.length,
+          userQueued: 0,
+          queued: 0,
+          totalRun: listed.length,
+          availableMemory: Quantity.memory(Math.max(0, totalMemory - inUse.memory)),
+          totalMemory: Quantity.memory(totalMemory),
+          updatedAt: new Date(),
+        })
+      })
+
+    /** Takes cores and memory for a job, or fails with `MaximumCapacityReached`. */
+    const reserve = (app: Application, jobId: string, jobDir: string) =>
+      Effect.gen(function* () {
+        const { store } = yield* discover
+        return yield* store.withLock(
+          Effect.gen(function* () {
+            const memory = app.requestedMemory ?? 0
+            const fits = (listed: ReadonlyArray<Bookkeeping.Listed>) => {
+              const inUse = Bookkeeping.used(listed)
+              return {
+                free: resource.maxCores - inUse.cores,
+                freeMemory: totalMemory - inUse.memory,
+                ok: resource.maxCores - inUse.cores >= app.requestedCores &&
+                  totalMemory - inUse.memory >= memory,
+              }
+            }
+            let listed = yield* store.list
+            let check = fits(listed)
+            if (!check.ok && (yield* collectGarbage(store, listed)) > 0) {
+              listed = yield* store.list
+              check = fits(listed)
+            }
+            if (!check.ok) {
+              const hint = config.override ? "" : " (or raise maxCores)"
+              return yield* lrmsError(
+                "MaximumCapacityReached",
+                "submitJob",
+                check.free < app.requestedCores
+                  ? `${app.requestedCores} core(s) requested, ${Math.max(0, check.free)} of ` +
+                    `${resource.maxCores} free on ${resource.name}; retry later${hint}`
+                  : `${Quantity.formatMemoryHuman(Quantity.memory(memory))} requested, ` +
+                    `${
+                      Quantity.formatMemoryHuman(Quantity.memory(Math.max(0, check.freeMemory)))
+                    }` +
+                    ` free on ${resource.name}; retry later`,
+              )
+            }
+            const entry: Bookkeeping.Entry = {
+              jobId,
+              resourceName: resource.name,
+              cores: app.requestedCores,
+              memory,
+              jobDir,
+              pid: null,
+              wrapperStart: null,
+              createdAt: Date.now(),
+            }
+            yield* store.write(entry)
+            return { entry, store }
+          }),
+        )
+      })
+
+    const stageInputs = (app: Application, jobDir: string) =>
+      Effect.forEach(app.inputs, (input, i) =>
+        Effect.gen(function* () {
+          const local = TransferUrl.toPath(input.source)
+          const info = yield* fileSystem.stat(local).pipe(
+            Effect.mapError((e) =>
+              lrmsError(
+                "DataStaging",
+                "submitJob",
+                `inputs.${i}.source: cannot read ${local}: ${e.message}`,
+                e,
+              )
+            ),
+          )
+          const remote = `${jobDir}/${input.remote}`
+          if (input.remote.includes("/")) {
+            yield* transport.mkdir(remote.slice(0, remote.lastIndexOf("/")), { recursive: true })
+          }
+          yield* transport.put(local, remote)
+          if (info.type === "File" && (info.mode & 0o100) !== 0) {
+            yield* transport.chmod(remote, 0o755)
+          }
+        }), { concurrency: 4, discard: true })
+
+    const submitJob = (app: Application): Effect.Effect<Job.Job, LrmsError, Auth> =>
+      Effect.gen(function* () {
+        const { info, spool } = yield* discover
+        const job0 = Job.make({ resourceName: resource.name, backend: BACKEND, application: app })
+        const jobDir = `${spool}/job.${job0.id}`
+        const { entry, store } = yield* reserve(app, job0.id, jobDir)
+        const cleanup = Effect.all([
+          transport.remove(jobDir, { recursive: true }),
+          store.remove(entry),
+        ], { discard: true }).pipe(Effect.ignore)
+        const wrapperPath = privatePath(jobDir, Wrapper.Files.wrapper)
+        yield* Effect.gen(function* () {
+          yield* transport.mkdir(spool, { recursive: true })
+          yield* transport.mkdir(jobDir, { recursive: false, mode: 0o700 })
+          yield* transport.mkdir(`${jobDir}/${Wrapper.PRIVATE_DIR}`, { recursive: false })
+          yield* stageInputs(app, jobDir)
+          if (app.arguments[0].startsWith("./")) {
+            yield* transport.chmod(`${jobDir}/${app.arguments[0].slice(2)}`, 0o755).pipe(
+              Effect.ignore,
+            )
+          }
+          yield* transport.writeFile(
+            wrapperPath,
+            Wrapper.render({
+              jobDir,
+              app,
+              timeCmd: info.timeCmd,
+              doneMarker: `${store.dir}/${Bookkeeping.doneName(job0.id)}`,
+            }),
+            { mode: 0o755 },
+          )
+        }).pipe(Effect.onExit((exit) => exit._tag === "Failure" ? cleanup : Effect.void))
+        // Once launched, the job must not be forgotten: launch and record without interruption.
+        return yield* Effect.uninterruptible(
+          Effect.gen(function* () {
+            const submittedAt = Date.now()
+            const launched = yield* transport.exec(Wrapper.launchArgv(wrapperPath)).pipe(
+              Effect.tapError(() => cleanup),
+            )
+            const pid = Number(launched.stdout.trim())
+            if (launched.exitCode !== 0 || !Number.isSafeInteger(pid) || pid <= 0) {
+              yield* cleanup
+              return yield* lrmsError(
+                "SubmitRejected",
+                "submitJob",
+                `could not start the wrapper (exit ${launched.exitCode}): ${
+                  (launched.stderr || launched.stdout).trim().slice(0, 500)
+                }`,
+              )
+            }
+            yield* store.write({ ...entry, pid }).pipe(Effect.ignore)
+            const job = Job.update(job0, {
+              nativeId: String(pid),
+              remoteDir: jobDir,
+              backendData: { submittedAt, gnuTime: info.timeCmd !== undefined },
+            })
+            return Job.transition(job, "SUBMITTED", {
+              message: `Submitted to ${resource.name} as pid ${pid}`,
+            })
+          }),
+        )
+      })
+
+    const base = makeLrms({
+      get resource() {
+        return resource
+      },
+      protocols: ["file"],
+      submitJob,
+      updateJobState,
+      cancelJob,
+      free,
+      getResourceStatus: status(true),
+      files: { transport, fileSystem, exclude: [Wrapper.PRIVATE_DIR] },
+    })
+    return {
+      ...base,
+      get resource() {
+        return resource
+      },
+    } satisfies LrmsShape
+  })
+
+/**
+ * The shellcmd backend as a layer over the `Transport` in context (local files through Node's
+ * file system, which runs under Deno).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (config: ShellcmdConfigInput): Layer.Layer<Lrms, LrmsError, Transport> =>
+  Layer.scoped(Lrms, make(config)).pipe(Layer.provide(NodeFileSystem.layer))

@@ -1,0 +1,169 @@
+/**
+ * The shell script that runs one shellcmd job, and the command that launches it (pure).
+ *
+ * The wrapper records its start time, runs the job under GNU time when there is one (or times
+ * it itself when there is not), writes an exit report atomically (`status`, renamed into place
+ * last, so its presence means the report is whole) and marks the job done in the shared
+ * bookkeeping. Every argument, file name and environment value is single-quoted with
+ * `Shell.quote`: nothing in them is ever expanded by a shell.
+ *
+ * @since 0.1.0
+ * @module
+ */
+import type { Application } from "../../src/Application.ts"
+import { quote } from "../../src/Shell.ts"
+import { FORMAT } from "./GnuTime.ts"
+
+/**
+ * The name of the private directory inside every job directory.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const PRIVATE_DIR = ".lrms"
+
+/**
+ * The files the wrapper writes in the private directory.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const Files = {
+  /** The wrapper script itself. */
+  wrapper: "wrapper.sh",
+  /** The wrapper's start time, in seconds since the epoch (for pid-reuse checks). */
+  started: "started",
+  /** GNU time's report. */
+  usage: "usage",
+  /** The exit report; present only when complete. */
+  status: "status",
+} as const
+
+/**
+ * What the wrapper needs to know.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WrapperSpec {
+  /** The job's directory on the host. */
+  readonly jobDir: string
+  /** The application to run. */
+  readonly app: Application
+  /** GNU time's absolute path, or `undefined` to time the job in the wrapper. */
+  readonly timeCmd: string | undefined
+  /** The bookkeeping file the wrapper creates when the job ends. */
+  readonly doneMarker: string
+}
+
+/**
+ * Renders the wrapper script.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const render = (spec: WrapperSpec): string => {
+  const { app } = spec
+  const priv = `${spec.jobDir}/${PRIVATE_DIR}`
+  const redirections = [
+    `<${app.stdin !== undefined ? quote(app.stdin) : "/dev/null"}`,
+    `>${app.stdout !== undefined ? quote(app.stdout) : "/dev/null"}`,
+    app.join ? "2>&1" : `2>${app.stderr !== undefined ? quote(app.stderr) : "/dev/null"}`,
+  ].join(" ")
+  const mkdirs = [app.stdout, app.join ? undefined : app.stderr]
+    .filter((p): p is string => p !== undefined && p.includes("/"))
+    .map((p) => `mkdir -p ${quote(p.slice(0, p.lastIndexOf("/")))}`)
+  const env = Object.entries(app.environment).map(([k, v]) => `export ${k}=${quote(v)}`)
+  const argv = app.arguments.map(quote).join(" ")
+  const run = spec.timeCmd !== undefined
+    ? `${quote(spec.timeCmd)} -o "$LRMS_PRIV/${Files.usage}" -f ${
+      quote(FORMAT)
+    } ${argv} ${redirections}`
+    : `${argv} ${redirections}`
+  return [
+    "#!/bin/sh",
+    "# effect-lrms shellcmd wrapper: generated, do not edit",
+    `LRMS_PRIV=${quote(priv)}`,
+    // A cancel signals the whole process group; the wrapper outlives the job long enough to
+    // write how it ended (a trap handler, unlike an ignored signal, is not inherited).
+    "trap 'lrms_signalled=1' HUP INT TERM",
+    `date +%s >"$LRMS_PRIV/${Files.started}.tmp" 2>/dev/null && mv -f "$LRMS_PRIV/${Files.started}.tmp" "$LRMS_PRIV/${Files.started}"`,
+    "lrms_up0=; [ -r /proc/uptime ] && read -r lrms_up0 lrms_rest </proc/uptime",
+    `cd ${quote(spec.jobDir)} || exit 126`,
+    ...mkdirs,
+    ...env,
+    run,
+    "lrms_rc=$?",
+    "lrms_up1=; [ -r /proc/uptime ] && read -r lrms_up1 lrms_rest </proc/uptime",
+    "{",
+    '  echo "ReturnCode=$lrms_rc"',
+    '  echo "UptimeStart=$lrms_up0"',
+    '  echo "UptimeEnd=$lrms_up1"',
+    `  echo "WrapperEnd=$(date +%s)"`,
+    `} >"$LRMS_PRIV/${Files.status}.tmp"`,
+    `mv -f "$LRMS_PRIV/${Files.status}.tmp" "$LRMS_PRIV/${Files.status}"`,
+    `: >${quote(spec.doneMarker)}`,
+    'exit "$lrms_rc"',
+    "",
+  ].join("\n")
+}
+
+/**
+ * The argv that starts the wrapper detached from the caller (its own session when `setsid`
+ * exists, standard streams on `/dev/null`) and prints its pid.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const launchArgv = (wrapperPath: string): ReadonlyArray<string> => [
+  "/bin/sh",
+  "-c",
+  'if command -v setsid >/dev/null 2>&1; then setsid "$1" </dev/null >/dev/null 2>&1 & ' +
+  'else "$1" </dev/null >/dev/null 2>&1 & fi; echo "$!"',
+  "lrms-launch",
+  wrapperPath,
+]
+
+/**
+ * What the wrapper's exit report says.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Status {
+  /** The shell's `$?` for the job (GNU time's exit code when it ran under GNU time). */
+  readonly returnCode: number | undefined
+  /** Wall-clock seconds measured by the wrapper from `/proc/uptime`, when available. */
+  readonly wallSeconds: number | undefined
+  /** When the wrapper ended, seconds since the epoch. */
+  readonly endedAt: number | undefined
+}
+
+/**
+ * Parses the wrapper's exit report (never throws).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseStatus = (text: string): Status => {
+  const fields = new Map<string, string>()
+  for (const line of text.split("\n")) {
+    const eq = line.indexOf("=")
+    if (eq > 0) fields.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim())
+  }
+  const num = (key: string) => {
+    const v = fields.get(key)
+    if (v === undefined || v === "") return undefined
+    const n = Number(v)
+    return Number.isFinite(n) ? n : undefined
+  }
+  const up0 = num("UptimeStart")
+  const up1 = num("UptimeEnd")
+  return {
+    returnCode: num("ReturnCode"),
+    wallSeconds: up0 !== undefined && up1 !== undefined && up1 >= up0
+      ? Math.round((up1 - up0) * 100) / 100
+      : undefined,
+    endedAt: num("WrapperEnd"),
+  }
+}

@@ -1,0 +1,423 @@
+/**
+ * The description of a job (GC3Pie's `Application`): what to run, which files to stage in and
+ * out, and what it needs.
+ *
+ * {@linkcode make} takes a loose, hand-written input (inputs as a record or a list, quantities as
+ * strings) and applies every rule of GC3Pie's Application: remote names are relative and unique,
+ * `stdin` is staged and `stdout`/`stderr` are added to the outputs, `join` is forced when
+ * `stderr` equals `stdout`, and the job name is made safe for every scheduler. Invalid input fails
+ * with an `LrmsError` whose reason is `InvalidArgument` and whose message names the field.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Application } from "effect-lrms"
+ *
+ * const app = Effect.runSync(Application.make({
+ *   arguments: ["/bin/echo", "hello world"],
+ *   stdout: "out.txt",
+ *   requestedMemory: "1 GB",
+ *   requestedWalltime: "10 min",
+ * }))
+ * console.log(app.outputs) // [ { remote: "out.txt", destination: "out.txt" } ]
+ * ```
+ *
+ * @since 0.1.0
+ * @module
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { decodeOrFail } from "./internal/decode.ts"
+import { LrmsError } from "./LrmsError.ts"
+import * as Quantity from "./Quantity.ts"
+import * as Resource from "./Resource.ts"
+import * as TransferUrl from "./TransferUrl.ts"
+
+// =============================================================================
+// Field schemas
+// =============================================================================
+
+/**
+ * Checks a relative path that must stay inside its base directory; returns an error message or
+ * `undefined` when the path is fine.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const relativePathProblem = (path: string): string | undefined => {
+  if (path.length === 0) return "the path is empty"
+  if (path.includes("\0")) return "the path contains a NUL byte"
+  if (path.startsWith("/")) return `${JSON.stringify(path)} is absolute; it must be relative`
+  const segments = path.split("/")
+  if (segments.includes("..")) {
+    return `${JSON.stringify(path)} leaves its directory ("..")`
+  }
+  if (segments.every((s) => s === "" || s === ".")) {
+    return `${JSON.stringify(path)} names no file`
+  }
+  return undefined
+}
+
+/**
+ * Normalises a relative path: drops `.` and empty segments (`./a//b` → `a/b`).
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const normalizeRelative = (path: string): string =>
+  path.split("/").filter((s) => s !== "" && s !== ".").join("/")
+
+/**
+ * A path relative to the job's directory that cannot leave it.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const RelativePath: Schema.Schema<string, string> = Schema.transform(
+  Schema.String.pipe(
+    Schema.filter((p) => relativePathProblem(p) ?? true, {
+      arbitrary: () => (fc) =>
+        fc.array(fc.stringMatching(/^[a-zA-Z0-9 _.'"$-]{1,10}$/), { minLength: 1, maxLength: 3 })
+          .map((segs) => segs.filter((s) => s !== "." && s !== "..").join("/"))
+          .filter((p) => relativePathProblem(p) === undefined),
+    }),
+  ),
+  Schema.String,
+  { strict: true, decode: normalizeRelative, encode: (s) => s },
+).annotations({ identifier: "RelativePath" })
+
+/**
+ * The remote name `*`, which stands for the whole job directory among the outputs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ANY_OUTPUT = "*"
+
+const EnvName = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+    message: (i) =>
+      `environment variable names are letters, digits and "_", not starting with a digit; got ${
+        JSON.stringify(i.actual)
+      }`,
+  }),
+)
+
+const NoNul = Schema.String.pipe(
+  Schema.filter((s) => !s.includes("\0") || "a NUL byte cannot be passed to a process"),
+)
+
+const PositiveInt = Schema.Int.pipe(
+  Schema.positive({ message: (i) => `expected a whole number above 0, got ${i.actual}` }),
+)
+
+/**
+ * One input file: where it comes from, and its name in the job directory.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Input = Schema.Struct({ source: TransferUrl.AnyUrl, remote: RelativePath })
+
+/**
+ * One input file.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Input = typeof Input.Type
+
+/**
+ * One output: its name in the job directory (or `*` for all of it) and where it goes, as a path
+ * relative to the download directory or a URL.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Output = Schema.Struct({
+  remote: Schema.Union(Schema.Literal(ANY_OUTPUT), RelativePath),
+  destination: Schema.String.pipe(
+    Schema.filter((d) => {
+      if (d === "") return true
+      if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(d)) return true
+      return relativePathProblem(d) ?? true
+    }),
+  ),
+})
+
+/**
+ * One output.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Output = typeof Output.Type
+
+// =============================================================================
+// Application
+// =============================================================================
+
+/**
+ * A decoded, valid job description. Build one with {@linkcode make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Application extends Schema.Class<Application>("Application")({
+  /** The command and its arguments; each reaches the job exactly as given. */
+  arguments: Schema.NonEmptyArray(NoNul).pipe(
+    Schema.filter((a) => a[0].length > 0 || "the command (arguments[0]) is empty"),
+  ),
+  /** Files staged into the job directory before it starts. */
+  inputs: Schema.Array(Input),
+  /** Files fetched from the job directory by `getResults`. */
+  outputs: Schema.Array(Output),
+  /** The staged file the job reads as standard input. */
+  stdin: Schema.optional(RelativePath),
+  /** The file the job's standard output goes to. */
+  stdout: Schema.optional(RelativePath),
+  /** The file the job's standard error goes to (equal to `stdout` when `join`). */
+  stderr: Schema.optional(RelativePath),
+  /** Whether standard error goes to the standard output file. */
+  join: Schema.Boolean,
+  /** Environment variables set for the job; values are passed as they are, never expanded. */
+  environment: Schema.Record({ key: EnvName, value: NoNul }),
+  /** Cores the job needs. */
+  requestedCores: PositiveInt,
+  /** Memory the whole job needs. */
+  requestedMemory: Schema.optional(Quantity.MemoryFromInput),
+  /** Wall-clock time the job needs. */
+  requestedWalltime: Schema.optional(Quantity.DurationFromInput),
+  /** The architecture the job needs. */
+  requestedArchitecture: Schema.optional(Resource.Architecture),
+  /** The job name, safe for every scheduler (ASCII letter first, then `[A-Za-z0-9._-]`). */
+  jobname: Schema.String.pipe(Schema.pattern(/^[A-Za-z][A-Za-z0-9._-]*$/)),
+  /** The default local directory for `getResults`. */
+  outputDir: Schema.optional(Schema.String),
+  /** A class name for per-application configuration keys (`<name>_pe`, ...). */
+  applicationName: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]+$/)),
+}) {}
+
+/**
+ * What {@linkcode make} accepts: the fields of an {@linkcode Application}, in looser forms.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ApplicationInput {
+  /** The command and its arguments. */
+  readonly arguments: ReadonlyArray<string>
+  /**
+   * Input files: a record `source → remote name`, or a list of sources (staged under their
+   * base names), `[source, remote]` pairs or `{ source, remote }` objects.
+   */
+  readonly inputs?:
+    | Readonly<Record<string, string>>
+    | ReadonlyArray<string | readonly [string, string] | { source: string; remote: string }>
+  /**
+   * Outputs: a record `remote name → destination`, or a list of names (kept under the same
+   * name), `[remote, destination]` pairs or `{ remote, destination }` objects. `*` = everything.
+   */
+  readonly outputs?:
+    | Readonly<Record<string, string>>
+    | ReadonlyArray<
+      string | readonly [string, string] | { remote: string; destination: string }
+    >
+  /** A local file to feed to the job's standard input (staged under its base name). */
+  readonly stdin?: string
+  /** The remote file for standard output. */
+  readonly stdout?: string
+  /** The remote file for standard error. */
+  readonly stderr?: string
+  /** Send standard error to the standard output file. */
+  readonly join?: boolean
+  /** Environment variables. */
+  readonly environment?: Readonly<Record<string, string>>
+  /** Cores (default 1). */
+  readonly requestedCores?: number
+  /** Memory for the whole job: bytes or a string such as `"4 GB"`. */
+  readonly requestedMemory?: number | string
+  /** Wall-clock time: a string such as `"2 hours"` or a `Duration`. */
+  readonly requestedWalltime?: string | Duration.Duration
+  /** Architecture (`x86_64`, `aarch64`, ...). */
+  readonly requestedArchitecture?: string
+  /** The job name (sanitised; generated when absent). */
+  readonly jobname?: string
+  /** Default download directory. */
+  readonly outputDir?: string
+  /** The application's class name (default `generic`). */
+  readonly applicationName?: string
+}
+
+const basename = (path: string): string => {
+  const parts = TransferUrl.toPath(path).split("/").filter((s) => s.length > 0)
+  return parts[parts.length - 1] ?? ""
+}
+
+/**
+ * Makes a job name safe for every scheduler: ASCII only, characters outside `[A-Za-z0-9._-]`
+ * become `_`, and a name that does not start with a letter gets the prefix `lrms.` (SGE refuses
+ * names starting with a digit). Returns `undefined` for an empty name.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const sanitizeJobname = (name: string): string | undefined => {
+  const ascii = name.normalize("NFKD").replace(/[^\x20-\x7e]/g, "")
+  const safe = ascii.trim().replace(/[^A-Za-z0-9._-]/g, "_")
+  if (safe.length === 0) return undefined
+  return /^[A-Za-z]/.test(safe) ? safe : `lrms.${safe}`
+}
+
+type Fail = (field: string, message: string) => LrmsError
+const invalid: Fail = (field, message) =>
+  new LrmsError({
+    reason: "InvalidArgument",
+    backend: "Application",
+    operation: "make",
+    description: `${field}: ${message}`,
+  })
+
+const isRecord = (u: unknown): u is Readonly<Record<string, string>> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+const normaliseInputs = (input: ApplicationInput): Array<{ source: string; remote: string }> => {
+  const raw = input.inputs
+  if (raw === undefined) return []
+  if (isRecord(raw)) return Object.entries(raw).map(([source, remote]) => ({ source, remote }))
+  return raw.map((item) =>
+    typeof item === "string"
+      ? { source: item, remote: basename(item) }
+      : Array.isArray(item)
+      ? { source: item[0] as string, remote: item[1] as string }
+      : item as { source: string; remote: string }
+  )
+}
+
+const normaliseOutputs = (
+  input: ApplicationInput,
+): Array<{ remote: string; destination: string }> => {
+  const raw = input.outputs
+  if (raw === undefined) return []
+  if (isRecord(raw)) {
+    return Object.entries(raw).map(([remote, destination]) => ({ remote, destination }))
+  }
+  return raw.map((item) =>
+    typeof item === "string"
+      ? { remote: item, destination: item === ANY_OUTPUT ? "" : item }
+      : Array.isArray(item)
+      ? { remote: item[0] as string, destination: item[1] as string }
+      : item as { remote: string; destination: string }
+  )
+}
+
+const decodeApplication = decodeOrFail(Application, "Application", "make")
+
+/**
+ * Builds an {@linkcode Application} from a loose description, applying GC3Pie's rules.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (input: ApplicationInput): Effect.Effect<Application, LrmsError> =>
+  Effect.suspend(() => {
+    if (typeof input !== "object" || input === null) {
+      return Effect.fail(invalid("application", "expected an object"))
+    }
+    if (!Array.isArray(input.arguments) || input.arguments.length === 0) {
+      return Effect.fail(invalid("arguments", "must name a command"))
+    }
+    const inputs = normaliseInputs(input)
+    const outputs = normaliseOutputs(input)
+    let stdin: string | undefined
+    if (input.stdin !== undefined) {
+      const name = basename(input.stdin)
+      if (name === "") return Effect.fail(invalid("stdin", "names no file"))
+      const existing = inputs.find((i) => i.remote === name)
+      if (existing === undefined) inputs.push({ source: input.stdin, remote: name })
+      stdin = name
+    }
+    let join = input.join ?? false
+    let stderr = input.stderr
+    const stdout = input.stdout
+    if (join || (stderr !== undefined && stderr === stdout)) {
+      if (stdout === undefined) return Effect.fail(invalid("join", "join needs stdout"))
+      join = true
+      stderr = stdout
+    }
+    const hasAll = outputs.some((o) => o.remote === ANY_OUTPUT)
+    for (const name of [stdout, join ? undefined : stderr]) {
+      if (name === undefined || hasAll) continue
+      const norm = relativePathProblem(name) === undefined ? normalizeRelative(name) : name
+      if (!outputs.some((o) => normalizeRelative(o.remote) === norm)) {
+        outputs.push({ remote: name, destination: name })
+      }
+    }
+    // uniqueness, checked on normalised names so `a` and `./a` collide
+    const seenRemote = new Map<string, number>()
+    for (const [i, inp] of inputs.entries()) {
+      const key = normalizeRelative(String(inp.remote))
+      if (seenRemote.has(key)) {
+        return Effect.fail(
+          invalid(`inputs.${i}.remote`, `remote name ${JSON.stringify(inp.remote)} is used twice`),
+        )
+      }
+      seenRemote.set(key, i)
+    }
+    const seenDest = new Set<string>()
+    for (const [i, out] of outputs.entries()) {
+      const key = normalizeRelative(String(out.destination))
+      if (out.remote !== ANY_OUTPUT && seenDest.has(key)) {
+        return Effect.fail(
+          invalid(
+            `outputs.${i}.destination`,
+            `destination ${JSON.stringify(out.destination)} is used twice`,
+          ),
+        )
+      }
+      seenDest.add(key)
+    }
+    const applicationName = input.applicationName ?? "generic"
+    const jobname = (input.jobname === undefined ? undefined : sanitizeJobname(input.jobname)) ??
+      `lrms.${applicationName.replace(/[^A-Za-z0-9_-]/g, "_")}.${crypto.randomUUID().slice(0, 8)}`
+    const encoded = {
+      arguments: input.arguments,
+      inputs,
+      outputs,
+      ...(stdin !== undefined ? { stdin } : {}),
+      ...(stdout !== undefined ? { stdout } : {}),
+      ...(stderr !== undefined ? { stderr } : {}),
+      join,
+      environment: input.environment ?? {},
+      requestedCores: input.requestedCores ?? 1,
+      ...(input.requestedMemory !== undefined ? { requestedMemory: input.requestedMemory } : {}),
+      ...(input.requestedWalltime !== undefined
+        ? { requestedWalltime: input.requestedWalltime }
+        : {}),
+      ...(input.requestedArchitecture !== undefined
+        ? { requestedArchitecture: input.requestedArchitecture }
+        : {}),
+      jobname,
+      ...(input.outputDir !== undefined ? { outputDir: input.outputDir } : {}),
+      applicationName,
+    }
+    return decodeApplication(encoded)
+  })
+
+/**
+ * The URLs of every input source and every output destination, as `validateData` takes them
+ * (a relative output destination counts as a `file:` URL).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const dataUrls = (
+  app: Application,
+): ReadonlyArray<{ readonly field: string; readonly url: string }> => [
+  ...app.inputs.map((i, n) => ({ field: `inputs.${n}.source`, url: i.source })),
+  ...app.outputs.map((o, n) => ({
+    field: `outputs.${n}.destination`,
+    url: /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(o.destination) ? o.destination : "file:///",
+  })),
+]

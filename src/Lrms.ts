@@ -1,0 +1,467 @@
+/**
+ * The `Lrms` service: one interface to every place a batch job can run.
+ *
+ * A backend (shellcmd, SLURM, ...) implements the primitive operations and {@linkcode make} fills
+ * in what is shared: `validateData`, the checks every `submitJob` makes (enabled resource,
+ * supported data URLs, cores, memory, walltime and architecture within the resource's limits),
+ * the state preconditions of each operation, `getResults` and `peek` over the backend's transport,
+ * and the `Auth` guard on every operation that reaches the resource.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Application, Auth, LocalTransport, Lrms, Shellcmd } from "effect-lrms"
+ *
+ * const program = Effect.gen(function* () {
+ *   const app = yield* Application.make({ arguments: ["echo", "hello"], stdout: "out.txt" })
+ *   const job = yield* Lrms.submitJob(app)
+ *   const done = yield* Lrms.awaitTermination(job)
+ *   return done.termination?.exitCode
+ * })
+ *
+ * const local = Shellcmd.layer({
+ *   name: "doc-example",
+ *   architecture: "x86_64",
+ *   maxCores: 2,
+ *   maxCoresPerJob: 2,
+ *   maxMemoryPerCore: "1 GiB",
+ *   maxWalltime: "1 hour",
+ *   spooldir: "/tmp/effect-lrms-doc/spool",
+ *   resourceDir: "/tmp/effect-lrms-doc/bookkeeping",
+ * })
+ * const code = await Effect.runPromise(
+ *   program.pipe(
+ *     Effect.provide(local),
+ *     Effect.provide(LocalTransport.layer),
+ *     Effect.provide(Auth.none),
+ *   ),
+ * )
+ * console.log(code) // 0
+ * ```
+ *
+ * @since 0.1.0
+ * @module
+ */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Application from "./Application.ts"
+import { type Auth, authenticated } from "./Auth.ts"
+import * as Job from "./Job.ts"
+import { LrmsError } from "./LrmsError.ts"
+import * as Quantity from "./Quantity.ts"
+import type { Resource, ResourceStatus } from "./Resource.ts"
+import * as RunState from "./RunState.ts"
+import * as Termination from "./Termination.ts"
+import * as Transfer from "./Transfer.ts"
+import * as TransferUrl from "./TransferUrl.ts"
+import type { TransportShape } from "./Transport.ts"
+
+// =============================================================================
+// Service definition
+// =============================================================================
+
+/**
+ * The operations every backend offers. Those that reach the resource need `Auth`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LrmsShape {
+  /** The resource's static attributes. */
+  readonly resource: Resource
+  /** The transfer schemes the backend accepts for inputs and outputs (`["file"]`). */
+  readonly protocols: ReadonlyArray<string>
+  /** Stages the inputs and starts or queues the job; returns the job as `SUBMITTED`. */
+  readonly submitJob: (app: Application.Application) => Effect.Effect<Job.Job, LrmsError, Auth>
+  /** Asks the resource how the job is doing; returns the job, updated. */
+  readonly updateJobState: (job: Job.Job) => Effect.Effect<Job.Job, LrmsError, Auth>
+  /** Kills a queued or running job; returns it `TERMINATED` with the `Cancelled` signal. */
+  readonly cancelJob: (job: Job.Job) => Effect.Effect<Job.Job, LrmsError, Auth>
+  /** Copies the job's outputs into an existing local directory. */
+  readonly getResults: (
+    job: Job.Job,
+    downloadDir: string,
+    options?: Transfer.TransferOptions,
+  ) => Effect.Effect<Transfer.TransferReport, LrmsError, Auth>
+  /** Copies a byte range of a file in the job directory; returns the bytes written. */
+  readonly peek: (
+    job: Job.Job,
+    remoteFile: string,
+    local: Transfer.PeekTarget,
+    options?: Transfer.PeekOptions,
+  ) => Effect.Effect<number, LrmsError, Auth>
+  /** Removes the job's remote directory and bookkeeping (finished jobs only). */
+  readonly free: (job: Job.Job) => Effect.Effect<void, LrmsError, Auth>
+  /** Reads how busy the resource is now. */
+  readonly getResourceStatus: Effect.Effect<ResourceStatus, LrmsError, Auth>
+  /** Tells whether every URL uses a scheme the backend supports. */
+  readonly validateData: (urls: ReadonlyArray<string>) => boolean
+  /** Releases what the backend holds; also runs when the layer's scope closes. */
+  readonly close: Effect.Effect<void>
+}
+
+/**
+ * The resource a program submits jobs to.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Lrms extends Context.Tag("effect-lrms/Lrms")<Lrms, LrmsShape>() {}
+
+/**
+ * What a backend implements; {@linkcode make} derives the rest.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Implementation {
+  /** The resource's static attributes. */
+  readonly resource: Resource
+  /** The transfer schemes the backend accepts. */
+  readonly protocols: ReadonlyArray<string>
+  /** Submits a job that already passed the shared checks (no `Auth` guard needed here). */
+  readonly submitJob: (app: Application.Application) => Effect.Effect<Job.Job, LrmsError, Auth>
+  /** Updates a job that is submitted and not yet done. */
+  readonly updateJobState: (job: Job.Job) => Effect.Effect<Job.Job, LrmsError, Auth>
+  /** Kills a job that is submitted and not yet done; `make` then marks it cancelled. */
+  readonly cancelJob: (job: Job.Job) => Effect.Effect<Job.Job, LrmsError, Auth>
+  /** Removes a finished job's remote files and bookkeeping. */
+  readonly free: (job: Job.Job) => Effect.Effect<void, LrmsError, Auth>
+  /** Reads the resource status. */
+  readonly getResourceStatus: Effect.Effect<ResourceStatus, LrmsError, Auth>
+  /** The transport and local file system `getResults` and `peek` use. */
+  readonly files: {
+    readonly transport: TransportShape
+    readonly fileSystem: FileSystem.FileSystem
+    /** Entries of the job directory that `*` outputs leave out (the backend's own files). */
+    readonly exclude?: ReadonlyArray<string>
+  }
+  /** Releases what the backend holds. */
+  readonly close?: Effect.Effect<void>
+}
+
+const fail = (
+  reason: LrmsError["reason"],
+  backend: string,
+  operation: string,
+  description: string,
+) => Effect.fail(new LrmsError({ reason, backend, operation, description }))
+
+/**
+ * Checks an application against a resource's limits and protocols; fails with the first
+ * problem, naming the field (pure apart from the failure).
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const checkApplication = (
+  resource: Resource,
+  protocols: ReadonlyArray<string>,
+  app: Application.Application,
+): Effect.Effect<void, LrmsError> => {
+  const backend = resource.type
+  if (!resource.enabled) {
+    return fail("SubmitRejected", backend, "submitJob", `resource ${resource.name} is disabled`)
+  }
+  for (const { field, url } of Application.dataUrls(app)) {
+    const scheme = TransferUrl.scheme(url)
+    if (!protocols.includes(scheme)) {
+      return fail(
+        "UnsupportedProtocol",
+        backend,
+        "submitJob",
+        `${field}: ${TransferUrl.unsupportedMessage(scheme, protocols)}`,
+      )
+    }
+  }
+  if (app.requestedCores > resource.maxCoresPerJob) {
+    return fail(
+      "SubmitRejected",
+      backend,
+      "submitJob",
+      `requestedCores: ${app.requestedCores} cores requested, resource ${resource.name} allows ` +
+        `at most ${resource.maxCoresPerJob} per job`,
+    )
+  }
+  if (app.requestedMemory !== undefined) {
+    const limit = resource.maxMemoryPerCore * app.requestedCores
+    if (app.requestedMemory > limit) {
+      return fail(
+        "SubmitRejected",
+        backend,
+        "submitJob",
+        `requestedMemory: ${Quantity.formatMemoryHuman(app.requestedMemory)} requested, ` +
+          `resource ${resource.name} allows at most ` +
+          `${Quantity.formatMemoryHuman(Quantity.memory(limit))} for ${app.requestedCores} core(s)`,
+      )
+    }
+  }
+  if (
+    app.requestedWalltime !== undefined &&
+    Duration.greaterThan(app.requestedWalltime, resource.maxWalltime)
+  ) {
+    return fail(
+      "SubmitRejected",
+      backend,
+      "submitJob",
+      `requestedWalltime: ${Quantity.formatDuration(app.requestedWalltime)} requested, resource ` +
+        `${resource.name} allows at most ${Quantity.formatDuration(resource.maxWalltime)}`,
+    )
+  }
+  if (
+    app.requestedArchitecture !== undefined &&
+    !resource.architecture.includes(app.requestedArchitecture)
+  ) {
+    return fail(
+      "SubmitRejected",
+      backend,
+      "submitJob",
+      `requestedArchitecture: ${app.requestedArchitecture} requested, resource ${resource.name} ` +
+        `runs ${resource.architecture.join(", ")}`,
+    )
+  }
+  return Effect.void
+}
+
+/**
+ * Builds the full service from a backend's primitive operations, deriving the shared ones.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (impl: Implementation): LrmsShape => {
+  const backend = impl.resource.type
+  const guard = (operation: string) => authenticated(backend, operation)
+  const own = (job: Job.Job, operation: string) =>
+    job.resourceName === impl.resource.name ? Effect.void : fail(
+      "InvalidArgument",
+      backend,
+      operation,
+      `job ${job.id} belongs to resource ${job.resourceName}, not ${impl.resource.name}`,
+    )
+  const notNew = (job: Job.Job, operation: string) =>
+    job.state === "NEW"
+      ? fail("InvalidState", backend, operation, `job ${job.id} has not been submitted`)
+      : Effect.void
+  const { transport, fileSystem, exclude = [] } = impl.files
+  const jobPath = (job: Job.Job, name: string) =>
+    Effect.suspend(() => {
+      const problem = Application.relativePathProblem(name)
+      if (problem !== undefined) return fail("InvalidArgument", backend, "peek", problem)
+      if (job.remoteDir === undefined) {
+        return fail("InvalidState", backend, "peek", `job ${job.id} has no remote directory`)
+      }
+      return Effect.succeed(`${job.remoteDir}/${Application.normalizeRelative(name)}`)
+    })
+  return {
+    resource: impl.resource,
+    protocols: impl.protocols,
+    validateData: TransferUrl.validate(impl.protocols),
+    submitJob: (app) =>
+      checkApplication(impl.resource, impl.protocols, app).pipe(
+        Effect.zipRight(impl.submitJob(app)),
+        guard("submitJob"),
+      ),
+    updateJobState: (job) =>
+      Effect.all([own(job, "updateJobState"), notNew(job, "updateJobState")]).pipe(
+        Effect.zipRight(
+          RunState.isDone(job.state) ? Effect.succeed(job) : impl.updateJobState(job),
+        ),
+        guard("updateJobState"),
+      ),
+    cancelJob: (job) =>
+      Effect.all([own(job, "cancelJob"), notNew(job, "cancelJob")]).pipe(
+        Effect.zipRight(
+          RunState.isDone(job.state) ? Effect.succeed(job) : impl.cancelJob(job).pipe(
+            Effect.map((j) =>
+              Job.transition(j, "TERMINATED", {
+                termination: Termination.signalled(Termination.Signals.Cancelled),
+                message: "Cancelled",
+              })
+            ),
+          ),
+        ),
+        guard("cancelJob"),
+      ),
+    getResults: (job, downloadDir, options) =>
+      Effect.all([own(job, "getResults"), notNew(job, "getResults")]).pipe(
+        Effect.zipRight(
+          job.state === "SUBMITTED"
+            ? fail(
+              "InvalidState",
+              backend,
+              "getResults",
+              `job ${job.id} has not started; no output is available yet`,
+            )
+            : Transfer.getResults(transport, fileSystem, job, downloadDir, {
+              ...options,
+              exclude,
+            }),
+        ),
+        guard("getResults"),
+      ),
+    peek: (job, remoteFile, local, options) =>
+      Effect.all([own(job, "peek"), notNew(job, "peek")]).pipe(
+        Effect.zipRight(jobPath(job, remoteFile)),
+        Effect.flatMap((path) => Transfer.peek(transport, fileSystem, path, local, options)),
+        guard("peek"),
+      ),
+    free: (job) =>
+      own(job, "free").pipe(
+        Effect.zipRight(
+          RunState.isDone(job.state) ? impl.free(job) : fail(
+            "InvalidState",
+            backend,
+            "free",
+            `job ${job.id} is ${job.state}; only TERMINATING or TERMINATED jobs can be freed`,
+          ),
+        ),
+        guard("free"),
+      ),
+    getResourceStatus: impl.getResourceStatus.pipe(guard("getResourceStatus")),
+    close: impl.close ?? Effect.void,
+  }
+}
+
+// =============================================================================
+// Accessors
+// =============================================================================
+
+/**
+ * Submits an application to the `Lrms` in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const submitJob = (
+  app: Application.Application,
+): Effect.Effect<Job.Job, LrmsError, Lrms | Auth> =>
+  Effect.flatMap(Lrms, (lrms) => lrms.submitJob(app))
+
+/**
+ * Updates a job's state from the `Lrms` in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const updateJobState = (job: Job.Job): Effect.Effect<Job.Job, LrmsError, Lrms | Auth> =>
+  Effect.flatMap(Lrms, (lrms) => lrms.updateJobState(job))
+
+/**
+ * Cancels a job on the `Lrms` in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const cancelJob = (job: Job.Job): Effect.Effect<Job.Job, LrmsError, Lrms | Auth> =>
+  Effect.flatMap(Lrms, (lrms) => lrms.cancelJob(job))
+
+/**
+ * Copies a job's outputs with the `Lrms` in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getResults = (
+  job: Job.Job,
+  downloadDir: string,
+  options?: Transfer.TransferOptions,
+): Effect.Effect<Transfer.TransferReport, LrmsError, Lrms | Auth> =>
+  Effect.flatMap(Lrms, (lrms) => lrms.getResults(job, downloadDir, options))
+
+/**
+ * Copies a byte range of a job's file with the `Lrms` in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const peek = (
+  job: Job.Job,
+  remoteFile: string,
+  local: Transfer.PeekTarget,
+  options?: Transfer.PeekOptions,
+): Effect.Effect<number, LrmsError, Lrms | Auth> =>
+  Effect.flatMap(Lrms, (lrms) => lrms.peek(job, remoteFile, local, options))
+
+/**
+ * Frees a finished job's remote files with the `Lrms` in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const free = (job: Job.Job): Effect.Effect<void, LrmsError, Lrms | Auth> =>
+  Effect.flatMap(Lrms, (lrms) => lrms.free(job))
+
+/**
+ * Reads the status of the `Lrms` in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getResourceStatus: Effect.Effect<ResourceStatus, LrmsError, Lrms | Auth> = Effect
+  .flatMap(Lrms, (lrms) => lrms.getResourceStatus)
+
+/**
+ * How {@linkcode awaitTermination} polls.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AwaitOptions {
+  /** The first wait between two polls (default 50 ms). */
+  readonly initial?: Duration.DurationInput
+  /** The longest wait between two polls (default 5 s); waits grow by half each time. */
+  readonly max?: Duration.DurationInput
+  /** Called with the job after every poll whose state changed. */
+  readonly onChange?: (job: Job.Job) => Effect.Effect<void>
+}
+
+/**
+ * Polls a job until it is `TERMINATING` or `TERMINATED`, waiting longer each time up to a cap.
+ * `UNKNOWN` keeps being polled. Interrupting the fiber stops the polling, not the job.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const awaitTermination = (
+  job: Job.Job,
+  options: AwaitOptions = {},
+): Effect.Effect<Job.Job, LrmsError, Lrms | Auth> =>
+  Effect.gen(function* () {
+    const lrms = yield* Lrms
+    const max = Duration.toMillis(options.max ?? "5 seconds")
+    let delay = Duration.toMillis(options.initial ?? "50 millis")
+    let current = job
+    while (!RunState.isDone(current.state)) {
+      const next = yield* lrms.updateJobState(current)
+      if (next.state !== current.state && options.onChange) yield* options.onChange(next)
+      current = next
+      if (RunState.isDone(current.state)) break
+      yield* Effect.sleep(Duration.millis(delay))
+      delay = Math.min(max, delay * 1.5)
+    }
+    return current
+  })
+
+/**
+ * Fetches a finished job's outputs and marks it `TERMINATED` (GC3Pie's `fetch_output`): the
+ * job comes back with the transfer report.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const retrieve = (
+  job: Job.Job,
+  downloadDir: string,
+  options?: Transfer.TransferOptions,
+): Effect.Effect<
+  { readonly job: Job.Job; readonly report: Transfer.TransferReport },
+  LrmsError,
+  Lrms | Auth
+> =>
+  Effect.map(getResults(job, downloadDir, options), (report) => ({
+    job: job.state === "TERMINATING" ? Job.transition(job, "TERMINATED") : job,
+    report,
+  }))

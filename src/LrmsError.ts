@@ -1,0 +1,207 @@
+/**
+ * The one error family of effect-lrms: a `Schema.TaggedError` discriminated by `reason`.
+ *
+ * Every failure a backend can report is an {@linkcode LrmsError}. It names the backend and the
+ * operation, says what happened in `description`, may carry the underlying `cause`, and tells a
+ * caller whether retrying the same call later may succeed (`recoverable`, GC3Pie's
+ * Recoverable/Unrecoverable split).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LrmsError } from "effect-lrms"
+ *
+ * const failing = Effect.fail(
+ *   new LrmsError.LrmsError({
+ *     reason: "MaximumCapacityReached",
+ *     backend: "shellcmd",
+ *     operation: "submitJob",
+ *     description: "2 cores requested, 0 free",
+ *   }),
+ * )
+ * const handled = failing.pipe(
+ *   Effect.catchTag("LrmsError", (e) => Effect.succeed(e.recoverable)),
+ * )
+ * console.log(Effect.runSync(handled)) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @module
+ */
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+
+/**
+ * Why an operation failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Reason: Schema.Literal<[
+  "InvalidArgument",
+  "ConfigurationError",
+  "AuthenticationFailed",
+  "HostKeyMismatch",
+  "ConnectionLost",
+  "Timeout",
+  "CommandFailed",
+  "SubmitRejected",
+  "MaximumCapacityReached",
+  "UnknownJob",
+  "UnexpectedOutput",
+  "DataStaging",
+  "UnsupportedProtocol",
+  "InvalidState",
+  "NotFound",
+  "PermissionDenied",
+]> = Schema.Literal(
+  "InvalidArgument",
+  "ConfigurationError",
+  "AuthenticationFailed",
+  "HostKeyMismatch",
+  "ConnectionLost",
+  "Timeout",
+  "CommandFailed",
+  "SubmitRejected",
+  "MaximumCapacityReached",
+  "UnknownJob",
+  "UnexpectedOutput",
+  "DataStaging",
+  "UnsupportedProtocol",
+  "InvalidState",
+  "NotFound",
+  "PermissionDenied",
+)
+
+/**
+ * Why an operation failed, as a type.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Reason = typeof Reason.Type
+
+/**
+ * Whether a reason is, by default, worth retrying as it is (GC3Pie's `RecoverableError`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaultRecoverable: { readonly [R in Reason]: boolean } = {
+  InvalidArgument: false,
+  ConfigurationError: false,
+  AuthenticationFailed: false,
+  HostKeyMismatch: false,
+  ConnectionLost: true,
+  Timeout: true,
+  CommandFailed: false,
+  SubmitRejected: false,
+  MaximumCapacityReached: true,
+  UnknownJob: false,
+  UnexpectedOutput: false,
+  DataStaging: false,
+  UnsupportedProtocol: false,
+  InvalidState: false,
+  NotFound: false,
+  PermissionDenied: false,
+}
+
+/**
+ * A unique symbol marking values of the {@linkcode LrmsError} family.
+ *
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("effect-lrms/LrmsError")
+
+/**
+ * The type of {@linkcode TypeId}.
+ *
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * The fields an {@linkcode LrmsError} is built from; `recoverable` defaults from the reason.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LrmsErrorProps {
+  /** Why the operation failed. */
+  readonly reason: Reason
+  /** The backend or component that failed (`shellcmd`, `local`, `ssh`, `slurm`, ...). */
+  readonly backend: string
+  /** The operation that failed (`submitJob`, `exec`, `Application.make`, ...). */
+  readonly operation: string
+  /** What happened, for a person to read. */
+  readonly description?: string | undefined
+  /** The underlying error, if any. */
+  readonly cause?: unknown
+  /** Whether retrying the same call later may succeed; defaults from `reason`. */
+  readonly recoverable?: boolean | undefined
+}
+
+/**
+ * The error every effect-lrms operation fails with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LrmsError extends Schema.TaggedError<LrmsError>("effect-lrms/LrmsError")(
+  "LrmsError",
+  {
+    reason: Reason,
+    backend: Schema.String,
+    operation: Schema.String,
+    description: Schema.optional(Schema.String),
+    cause: Schema.optional(Schema.Defect),
+    recoverable: Schema.Boolean,
+  },
+) {
+  /** Marks this value as a member of the family. */
+  readonly [TypeId]: TypeId = TypeId
+
+  /** Builds the error; `recoverable` defaults from the reason. */
+  constructor(props: LrmsErrorProps) {
+    super({
+      reason: props.reason,
+      backend: props.backend,
+      operation: props.operation,
+      ...(props.description !== undefined ? { description: props.description } : {}),
+      ...(props.cause !== undefined ? { cause: props.cause } : {}),
+      recoverable: props.recoverable ?? defaultRecoverable[props.reason],
+    })
+  }
+
+  /** A one-line summary: reason, where, and what happened. */
+  override get message(): string {
+    return `${this.reason} in ${this.backend}.${this.operation}${
+      this.description ? `: ${this.description}` : ""
+    }`
+  }
+}
+
+/**
+ * Tells whether a value is an {@linkcode LrmsError}.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isLrmsError = (u: unknown): u is LrmsError => Predicate.hasProperty(u, TypeId)
+
+/**
+ * Builds an {@linkcode LrmsError}: a shorthand for `new LrmsError({...})` that reads well in
+ * `mapError` callbacks.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  reason: Reason,
+  backend: string,
+  operation: string,
+  description?: string,
+  cause?: unknown,
+): LrmsError => new LrmsError({ reason, backend, operation, description, cause })

@@ -1,0 +1,85 @@
+/**
+ * @internal A cross-fiber batcher: requests made by many fibers within a short window are
+ * answered by one call (one `ps`, one `squeue`), grouped by the caller's `Auth`.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
+import { Auth, type AuthShape } from "../Auth.ts"
+
+interface Pending<K, V, E> {
+  readonly key: K
+  readonly auth: AuthShape
+  readonly deferred: Deferred.Deferred<V, E>
+}
+
+/** @internal */
+export interface BatcherOptions<K, V, E> {
+  /** How long the first request of a batch waits for others. */
+  readonly window: Duration.DurationInput
+  /** Most keys in one call (command-line length). */
+  readonly maxBatch: number
+  /** Answers a batch of distinct keys; a key missing from the map gets `missing`. */
+  readonly run: (keys: ReadonlyArray<K>) => Effect.Effect<ReadonlyMap<K, V>, E, Auth>
+  /** The answer for a key the call did not mention. */
+  readonly missing: V
+}
+
+/** @internal Makes a batcher whose flushes run in the given scope. */
+export const make = <K, V, E>(
+  options: BatcherOptions<K, V, E>,
+): Effect.Effect<(key: K) => Effect.Effect<V, E, Auth>, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const scope = yield* Effect.scope
+    let pending: Array<Pending<K, V, E>> = []
+    let scheduled = false
+    yield* Effect.addFinalizer(() =>
+      Effect.forEach(pending, (p) => Deferred.interrupt(p.deferred), { discard: true })
+    )
+    const flush = Effect.suspend(() => {
+      const batch = pending
+      pending = []
+      scheduled = false
+      const byAuth = new Map<AuthShape, Array<Pending<K, V, E>>>()
+      for (const p of batch) {
+        const list = byAuth.get(p.auth) ?? []
+        list.push(p)
+        byAuth.set(p.auth, list)
+      }
+      return Effect.forEach(byAuth, ([auth, items]) => {
+        const keys = [...new Set(items.map((i) => i.key))]
+        const chunks: Array<Array<K>> = []
+        for (let i = 0; i < keys.length; i += options.maxBatch) {
+          chunks.push(keys.slice(i, i + options.maxBatch))
+        }
+        return Effect.forEach(chunks, (chunk) =>
+          options.run(chunk).pipe(
+            Effect.provideService(Auth, auth),
+            Effect.exit,
+            Effect.flatMap((exit) =>
+              Effect.forEach(items.filter((i) => chunk.includes(i.key)), (item) =>
+                Deferred.done(
+                  item.deferred,
+                  Exit.map(
+                    exit,
+                    (answers) => answers.has(item.key) ? answers.get(item.key)! : options.missing,
+                  ),
+                ), { discard: true })
+            ),
+          ), { discard: true })
+      }, { discard: true, concurrency: "unbounded" })
+    })
+    return (key: K) =>
+      Effect.gen(function* () {
+        const auth = yield* Auth
+        const deferred = yield* Deferred.make<V, E>()
+        pending.push({ key, auth, deferred })
+        if (!scheduled) {
+          scheduled = true
+          yield* Effect.forkIn(Effect.zipRight(Effect.sleep(options.window), flush), scope)
+        }
+        return yield* Deferred.await(deferred)
+      })
+  })
