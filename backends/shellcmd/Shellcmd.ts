@@ -75,7 +75,8 @@ const BACKEND = "shellcmd"
  * The configuration of a shellcmd resource: the static attributes every backend shares, plus
  * where jobs and bookkeeping live, whether to discover cores and memory from the host
  * (`override`, off unless set: GC3Pie's default was the truthy string `'False'`), which GNU time
- * to use, and how long a cancelled job may take to end after TERM before it gets KILL.
+ * to use (`gnuTime: false` times jobs in the wrapper even where GNU time exists), and how long a
+ * cancelled job may take to end after TERM before it gets KILL.
  *
  * @since 0.1.0
  * @category schemas
@@ -88,6 +89,7 @@ export const ShellcmdConfig = Schema.Struct({
   }),
   override: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   timeCmd: Schema.optional(Schema.String),
+  gnuTime: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   cancelGrace: Schema.optionalWith(Quantity.DurationFromInput, {
     default: () => Duration.seconds(2),
   }),
@@ -225,7 +227,9 @@ export const make = (
     // ---- host discovery and paths (lazy: they need the caller's Auth) -----------------------
     const discover = yield* memoize(
       Effect.gen(function* () {
-        const candidates = config.timeCmd !== undefined
+        const candidates = !config.gnuTime
+          ? []
+          : config.timeCmd !== undefined
           ? [config.timeCmd]
           : ["/usr/bin/time", "time", "gtime"]
         const r = yield* run(
