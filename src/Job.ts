@@ -120,6 +120,12 @@ export class Job extends Schema.Class<Job>("Job")({
 }) {}
 
 /**
+ * The fields of a job built from an already valid job (and typed patches) need no second
+ * validation; `Schema.decode` still validates everything that comes from outside.
+ */
+const trusted = { disableValidation: true } as const
+
+/**
  * Makes a `NEW` job record for an application bound for a resource.
  *
  * @since 0.1.0
@@ -142,7 +148,7 @@ export const make = (options: {
     timestamps: { NEW: now },
     history: [{ at: now, message: "Created" }],
     backendData: {},
-  })
+  }, trusted)
 }
 
 /**
@@ -154,7 +160,7 @@ export const make = (options: {
 export const update = (
   job: Job,
   patch: Partial<Omit<ConstructorParameters<typeof Job>[0], "id">>,
-): Job => new Job({ ...job, ...patch })
+): Job => new Job({ ...job, ...patch }, trusted)
 
 /**
  * Returns the job in a new state, recording the time and a history line; the same state gives
@@ -194,7 +200,7 @@ export const transition = (
     ...(options.usage !== undefined ? { usage: options.usage } : {}),
     timestamps: state === job.state ? job.timestamps : { ...job.timestamps, [state]: now },
     history: [...job.history, ...lines],
-  })
+  }, trusted)
 }
 
 /**
@@ -204,7 +210,7 @@ export const transition = (
  * @category combinators
  */
 export const log = (job: Job, message: string, now: Date = new Date()): Job =>
-  new Job({ ...job, history: [...job.history, { at: now, message }] })
+  new Job({ ...job, history: [...job.history, { at: now, message }] }, trusted)
 
 /**
  * Returns the job with one backend bookkeeping key set.
@@ -213,4 +219,4 @@ export const log = (job: Job, message: string, now: Date = new Date()): Job =>
  * @category combinators
  */
 export const withBackendData = (job: Job, data: Readonly<Record<string, Json>>): Job =>
-  new Job({ ...job, backendData: { ...job.backendData, ...data } })
+  new Job({ ...job, backendData: { ...job.backendData, ...data } }, trusted)

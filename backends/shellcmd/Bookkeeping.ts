@@ -150,6 +150,8 @@ export interface Store {
  */
 export const make = (transport: TransportShape, dir: string): Store => {
   const lockPath = `${dir}/${LOCK}`
+  // one fiber of this process at a time contends for the cross-process lock
+  const local = Effect.unsafeMakeSemaphore(1)
   const encode = Schema.encodeSync(Entry)
   const decode = Schema.decodeUnknown(Schema.parseJson(Entry))
   const ensureDir = transport.mkdir(dir, { recursive: true, mode: 0o700 })
@@ -191,18 +193,19 @@ export const make = (transport: TransportShape, dir: string): Store => {
   const write = (entry: Entry) => {
     const name = entryName(entry.jobId, entry.cores, entry.memory)
     const tmp = `${dir}/.${name}.${crypto.randomUUID().slice(0, 8)}.tmp`
-    return transport.writeFile(tmp, JSON.stringify(encode(entry)), { mode: 0o600 }).pipe(
+    return transport.writeFile(tmp, JSON.stringify(encode(entry))).pipe(
       Effect.zipRight(transport.rename(tmp, `${dir}/${name}`)),
       Effect.catchIf((e) => e.reason === "NotFound", () =>
         ensureDir.pipe(
-          Effect.zipRight(transport.writeFile(tmp, JSON.stringify(encode(entry)), { mode: 0o600 })),
+          Effect.zipRight(transport.writeFile(tmp, JSON.stringify(encode(entry)))),
           Effect.zipRight(transport.rename(tmp, `${dir}/${name}`)),
         )),
     )
   }
   return {
     dir,
-    withLock: (self) => Effect.acquireUseRelease(acquire, () => self, () => release),
+    withLock: (self) =>
+      local.withPermits(1)(Effect.acquireUseRelease(acquire, () => self, () => release)),
     list: transport.list(dir).pipe(
       Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed([])),
       Effect.map(active),

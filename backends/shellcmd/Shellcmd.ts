@@ -44,6 +44,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import { NodeFileSystem } from "@effect/platform-node"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -298,16 +299,27 @@ export const make = (
     const readOptional = (path: string) =>
       readFileString(transport, path).pipe(
         Effect.map(Option.some),
-        Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(Option.none())),
+        Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(Option.none<string>())),
       )
 
+    /** The wrapper's start (seconds since the epoch): the mtime of the file it creates first. */
     const wrapperStart = (job: Job.Job, jobDir: string) =>
       numberData(job, "wrapperStart") !== undefined
         ? Effect.succeed(numberData(job, "wrapperStart"))
-        : Effect.map(readOptional(privatePath(jobDir, Wrapper.Files.started)), (o) => {
-          const n = Option.isSome(o) ? Number(o.value.trim()) : NaN
-          return Number.isFinite(n) ? n : undefined
-        })
+        : transport.stat(privatePath(jobDir, Wrapper.Files.started)).pipe(
+          Effect.map((info) => info.mtime.getTime() / 1000),
+          Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(undefined)),
+        )
+
+    /** The wrapper's exit report, once it is whole. */
+    const readStatus = (jobDir: string) =>
+      Effect.map(
+        readOptional(privatePath(jobDir, Wrapper.Files.status)),
+        Option.flatMap((text): Option.Option<Wrapper.Status> => {
+          const status = Wrapper.parseStatus(text)
+          return status.complete ? Option.some(status) : Option.none()
+        }),
+      )
 
     /** The job's processes, leaves first; empty when the wrapper is gone. */
     const processTree = (pid: number, startedAt: number | undefined) =>
@@ -355,9 +367,8 @@ export const make = (
       })
 
     /** Reads the wrapper's reports into a TERMINATING job. */
-    const finished = (job: Job.Job, jobDir: string, statusText: string) =>
+    const finished = (job: Job.Job, jobDir: string, status: Wrapper.Status) =>
       Effect.gen(function* () {
-        const status = Wrapper.parseStatus(statusText)
         const usageText = yield* readOptional(privatePath(jobDir, Wrapper.Files.usage))
         const report = Option.map(usageText, GnuTime.parse)
         const fromReport = Option.flatMap(report, (r) => Option.fromNullable(r.termination))
@@ -399,8 +410,7 @@ export const make = (
     const updateJobState = (job: Job.Job): Effect.Effect<Job.Job, LrmsError, Auth> =>
       Effect.gen(function* () {
         const { pid, jobDir } = yield* jobPid(job, "updateJobState")
-        const statusPath = privatePath(jobDir, Wrapper.Files.status)
-        const status = yield* readOptional(statusPath)
+        const status = yield* readStatus(jobDir)
         if (Option.isSome(status)) return yield* finished(job, jobDir, status.value)
         const startedAt = yield* wrapperStart(job, jobDir)
         const known = startedAt !== undefined && numberData(job, "wrapperStart") === undefined
@@ -409,7 +419,7 @@ export const make = (
         const row = yield* processInfo(pid)
         if (!Processes.isAlive(row, startedAt)) {
           // the wrapper may have finished between the two reads
-          const again = yield* readOptional(statusPath)
+          const again = yield* readStatus(jobDir)
           if (Option.isSome(again)) return yield* finished(known, jobDir, again.value)
           const { store } = yield* discover
           yield* store.markDone(job.id)
@@ -506,58 +516,99 @@ export const make = (
         })
       })
 
-    /** Takes cores and memory for a job, or fails with `MaximumCapacityReached`. */
-    const reserve = (app: Application, jobId: string, jobDir: string) =>
-      Effect.gen(function* () {
-        const { store } = yield* discover
-        return yield* store.withLock(
-          Effect.gen(function* () {
-            const memory = app.requestedMemory ?? 0
-            const fits = (listed: ReadonlyArray<Bookkeeping.Listed>) => {
-              const inUse = Bookkeeping.used(listed)
-              return {
-                free: resource.maxCores - inUse.cores,
-                freeMemory: totalMemory - inUse.memory,
-                ok: resource.maxCores - inUse.cores >= app.requestedCores &&
-                  totalMemory - inUse.memory >= memory,
+    interface Reservation {
+      readonly app: Application
+      readonly jobId: string
+      readonly jobDir: string
+    }
+    const refusal = (
+      app: Application,
+      free: number,
+      freeMemory: number,
+    ) =>
+      lrmsError(
+        "MaximumCapacityReached",
+        "submitJob",
+        free < app.requestedCores
+          ? `${app.requestedCores} core(s) requested, ${Math.max(0, free)} of ` +
+            `${resource.maxCores} free on ${resource.name}; retry later` +
+            (config.override ? "" : " (or raise maxCores)")
+          : `${Quantity.formatMemoryHuman(Quantity.memory(app.requestedMemory ?? 0))} ` +
+            `requested, ${Quantity.formatMemoryHuman(Quantity.memory(Math.max(0, freeMemory)))}` +
+            ` free on ${resource.name}; retry later`,
+      )
+
+    /**
+     * Takes cores and memory for every job submitted in the same moment, under one lock: each
+     * gets its bookkeeping record, or `MaximumCapacityReached`.
+     */
+    const reserve = yield* Batcher.make<
+      Reservation,
+      Either.Either<Bookkeeping.Entry, LrmsError>,
+      LrmsError
+    >({
+      window: Duration.millis(2),
+      maxBatch: 1000,
+      missing: Either.left(lrmsError("UnexpectedOutput", "submitJob", "reservation lost")),
+      run: (requests) =>
+        Effect.gen(function* () {
+          const { store } = yield* discover
+          return yield* store.withLock(
+            Effect.gen(function* () {
+              const grant = (listed: ReadonlyArray<Bookkeeping.Listed>) => {
+                const inUse = Bookkeeping.used(listed)
+                let free = resource.maxCores - inUse.cores
+                let freeMemory = totalMemory - inUse.memory
+                return requests.map((r) => {
+                  const memory = r.app.requestedMemory ?? 0
+                  if (free < r.app.requestedCores || freeMemory < memory) {
+                    return Either.left(refusal(r.app, free, freeMemory))
+                  }
+                  free -= r.app.requestedCores
+                  freeMemory -= memory
+                  return Either.right<Bookkeeping.Entry>({
+                    jobId: r.jobId,
+                    resourceName: resource.name,
+                    cores: r.app.requestedCores,
+                    memory,
+                    jobDir: r.jobDir,
+                    pid: null,
+                    wrapperStart: null,
+                    createdAt: Date.now(),
+                  })
+                })
               }
-            }
-            let listed = yield* store.list
-            let check = fits(listed)
-            if (!check.ok && (yield* collectGarbage(store, listed)) > 0) {
-              listed = yield* store.list
-              check = fits(listed)
-            }
-            if (!check.ok) {
-              const hint = config.override ? "" : " (or raise maxCores)"
-              return yield* lrmsError(
-                "MaximumCapacityReached",
-                "submitJob",
-                check.free < app.requestedCores
-                  ? `${app.requestedCores} core(s) requested, ${Math.max(0, check.free)} of ` +
-                    `${resource.maxCores} free on ${resource.name}; retry later${hint}`
-                  : `${Quantity.formatMemoryHuman(Quantity.memory(memory))} requested, ` +
-                    `${
-                      Quantity.formatMemoryHuman(Quantity.memory(Math.max(0, check.freeMemory)))
-                    }` +
-                    ` free on ${resource.name}; retry later`,
+              const listed = yield* store.list
+              let answers = grant(listed)
+              if (
+                answers.some(Either.isLeft) && (yield* collectGarbage(store, listed)) > 0
+              ) {
+                answers = grant(yield* store.list)
+              }
+              yield* Effect.forEach(
+                answers,
+                (a) => Either.isRight(a) ? store.write(a.right) : Effect.void,
+                { concurrency: 16, discard: true },
               )
-            }
-            const entry: Bookkeeping.Entry = {
-              jobId,
-              resourceName: resource.name,
-              cores: app.requestedCores,
-              memory,
-              jobDir,
-              pid: null,
-              wrapperStart: null,
-              createdAt: Date.now(),
-            }
-            yield* store.write(entry)
-            return { entry, store }
+              return new Map(requests.map((r, i) => [r, answers[i]!]))
+            }),
+          )
+        }),
+    })
+
+    /** Starts every wrapper launched in the same moment with one command. */
+    const launch = yield* Batcher.make<string, number | undefined, LrmsError>({
+      window: Duration.millis(2),
+      maxBatch: 200,
+      missing: undefined,
+      run: (paths) =>
+        transport.exec(Wrapper.launchArgv(paths)).pipe(
+          Effect.map((r) => {
+            const pids = Wrapper.parseLaunch(r.stdout)
+            return new Map(pids.map((pid, i) => [paths[i]!, pid]))
           }),
-        )
-      })
+        ),
+    })
 
     const stageInputs = (app: Application, jobDir: string) =>
       Effect.forEach(app.inputs, (input, i) =>
@@ -588,15 +639,20 @@ export const make = (
         const { info, spool } = yield* discover
         const job0 = Job.make({ resourceName: resource.name, backend: BACKEND, application: app })
         const jobDir = `${spool}/job.${job0.id}`
-        const { entry, store } = yield* reserve(app, job0.id, jobDir)
+        const { store } = yield* discover
+        const entry = yield* Effect.flatten(reserve({ app, jobId: job0.id, jobDir }))
         const cleanup = Effect.all([
           transport.remove(jobDir, { recursive: true }),
           store.remove(entry),
         ], { discard: true }).pipe(Effect.ignore)
         const wrapperPath = privatePath(jobDir, Wrapper.Files.wrapper)
         yield* Effect.gen(function* () {
-          yield* transport.mkdir(spool, { recursive: true })
-          yield* transport.mkdir(jobDir, { recursive: false, mode: 0o700 })
+          yield* transport.mkdir(jobDir, { recursive: false, mode: 0o700 }).pipe(
+            Effect.catchIf((e) => e.reason === "NotFound", () =>
+              transport.mkdir(spool, { recursive: true }).pipe(
+                Effect.zipRight(transport.mkdir(jobDir, { recursive: false, mode: 0o700 })),
+              )),
+          )
           yield* transport.mkdir(`${jobDir}/${Wrapper.PRIVATE_DIR}`, { recursive: false })
           yield* stageInputs(app, jobDir)
           if (app.arguments[0].startsWith("./")) {
@@ -614,23 +670,20 @@ export const make = (
             }),
             { mode: 0o755 },
           )
-        }).pipe(Effect.onExit((exit) => exit._tag === "Failure" ? cleanup : Effect.void))
+        }).pipe(Effect.onExit((exit) =>
+          exit._tag === "Failure" ? cleanup : Effect.void
+        ))
         // Once launched, the job must not be forgotten: launch and record without interruption.
         return yield* Effect.uninterruptible(
           Effect.gen(function* () {
             const submittedAt = Date.now()
-            const launched = yield* transport.exec(Wrapper.launchArgv(wrapperPath)).pipe(
-              Effect.tapError(() => cleanup),
-            )
-            const pid = Number(launched.stdout.trim())
-            if (launched.exitCode !== 0 || !Number.isSafeInteger(pid) || pid <= 0) {
+            const pid = yield* launch(wrapperPath).pipe(Effect.tapError(() => cleanup))
+            if (pid === undefined) {
               yield* cleanup
               return yield* lrmsError(
                 "SubmitRejected",
                 "submitJob",
-                `could not start the wrapper (exit ${launched.exitCode}): ${
-                  (launched.stderr || launched.stdout).trim().slice(0, 500)
-                }`,
+                `could not start the wrapper ${wrapperPath} on ${transport.host}`,
               )
             }
             yield* store.write({ ...entry, pid }).pipe(Effect.ignore)

@@ -2,9 +2,10 @@
  * The shell script that runs one shellcmd job, and the command that launches it (pure).
  *
  * The wrapper records its start time, runs the job under GNU time when there is one (or times
- * it itself when there is not), writes an exit report atomically (`status`, renamed into place
- * last, so its presence means the report is whole) and marks the job done in the shared
- * bookkeeping. Every argument, file name and environment value is single-quoted with
+ * it itself when there is not), writes an exit report (`status`, whose last line `Complete=1`
+ * says the report is whole) and marks the job done in the shared bookkeeping. It uses only shell
+ * builtins besides GNU time and the job itself, so it costs two process starts, like a bare
+ * `time cmd &`. Every argument, file name and environment value is single-quoted with
  * `Shell.quote`: nothing in them is ever expanded by a shell.
  *
  * @since 0.1.0
@@ -31,11 +32,11 @@ export const PRIVATE_DIR = ".lrms"
 export const Files = {
   /** The wrapper script itself. */
   wrapper: "wrapper.sh",
-  /** The wrapper's start time, in seconds since the epoch (for pid-reuse checks). */
+  /** Created empty when the wrapper starts: its mtime is the start time (pid-reuse checks). */
   started: "started",
   /** GNU time's report. */
   usage: "usage",
-  /** The exit report; present only when complete. */
+  /** The exit report; complete once its last line is `Complete=1`. */
   status: "status",
 } as const
 
@@ -87,7 +88,7 @@ export const render = (spec: WrapperSpec): string => {
     // A cancel signals the whole process group; the wrapper outlives the job long enough to
     // write how it ended (a trap handler, unlike an ignored signal, is not inherited).
     "trap 'lrms_signalled=1' HUP INT TERM",
-    `date +%s >"$LRMS_PRIV/${Files.started}.tmp" 2>/dev/null && mv -f "$LRMS_PRIV/${Files.started}.tmp" "$LRMS_PRIV/${Files.started}"`,
+    `: >"$LRMS_PRIV/${Files.started}"`,
     "lrms_up0=; [ -r /proc/uptime ] && read -r lrms_up0 lrms_rest </proc/uptime",
     `cd ${quote(spec.jobDir)} || exit 126`,
     ...mkdirs,
@@ -99,9 +100,8 @@ export const render = (spec: WrapperSpec): string => {
     '  echo "ReturnCode=$lrms_rc"',
     '  echo "UptimeStart=$lrms_up0"',
     '  echo "UptimeEnd=$lrms_up1"',
-    `  echo "WrapperEnd=$(date +%s)"`,
-    `} >"$LRMS_PRIV/${Files.status}.tmp"`,
-    `mv -f "$LRMS_PRIV/${Files.status}.tmp" "$LRMS_PRIV/${Files.status}"`,
+    '  echo "Complete=1"',
+    `} >"$LRMS_PRIV/${Files.status}"`,
     `: >${quote(spec.doneMarker)}`,
     'exit "$lrms_rc"',
     "",
@@ -109,20 +109,39 @@ export const render = (spec: WrapperSpec): string => {
 }
 
 /**
- * The argv that starts the wrapper detached from the caller (its own session when `setsid`
- * exists, standard streams on `/dev/null`) and prints its pid.
+ * The argv that starts wrappers detached from the caller (each in its own session when `setsid`
+ * exists, standard streams on `/dev/null`) and prints one pid per line, in order. One command
+ * launches every job submitted in the same moment.
  *
  * @since 0.1.0
  * @category rendering
  */
-export const launchArgv = (wrapperPath: string): ReadonlyArray<string> => [
+export const launchArgv = (wrapperPaths: ReadonlyArray<string>): ReadonlyArray<string> => [
   "/bin/sh",
   "-c",
-  'if command -v setsid >/dev/null 2>&1; then setsid "$1" </dev/null >/dev/null 2>&1 & ' +
-  'else "$1" </dev/null >/dev/null 2>&1 & fi; echo "$!"',
+  "if command -v setsid >/dev/null 2>&1; then s=setsid; else s=; fi; " +
+  'for w in "$@"; do $s "$w" </dev/null >/dev/null 2>&1 & echo "$!"; done',
   "lrms-launch",
-  wrapperPath,
+  ...wrapperPaths,
 ]
+
+/**
+ * Reads the pids the launcher printed, one per wrapper in launch order (pure). When the
+ * launcher died part way, the list is shorter: the wrappers past its end did not start.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseLaunch = (stdout: string): ReadonlyArray<number> => {
+  const pids: Array<number> = []
+  for (const line of stdout.split("\n")) {
+    const l = line.trim()
+    if (l === "") continue
+    if (!/^\d+$/.test(l) || Number(l) <= 0) break
+    pids.push(Number(l))
+  }
+  return pids
+}
 
 /**
  * What the wrapper's exit report says.
@@ -135,8 +154,8 @@ export interface Status {
   readonly returnCode: number | undefined
   /** Wall-clock seconds measured by the wrapper from `/proc/uptime`, when available. */
   readonly wallSeconds: number | undefined
-  /** When the wrapper ended, seconds since the epoch. */
-  readonly endedAt: number | undefined
+  /** Whether the report is whole (its last line was written). */
+  readonly complete: boolean
 }
 
 /**
@@ -164,6 +183,6 @@ export const parseStatus = (text: string): Status => {
     wallSeconds: up0 !== undefined && up1 !== undefined && up1 >= up0
       ? Math.round((up1 - up0) * 100) / 100
       : undefined,
-    endedAt: num("WrapperEnd"),
+    complete: fields.get("Complete") === "1",
   }
 }

@@ -1,0 +1,96 @@
+/**
+ * Benchmark: 200 `true` jobs submitted and awaited through shellcmd + LocalTransport, against a
+ * shell loop that starts the same 200 processes through the same wrapper idea (a job directory,
+ * a pid file, GNU time, background + wait). Prints jobs/s of both and the ratio.
+ *
+ *   deno task bench            (or: deno run -A bench/local.ts [jobs] [rounds])
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as LocalTransport from "../backends/local/LocalTransport.ts"
+import * as GnuTime from "../backends/shellcmd/GnuTime.ts"
+import * as Shellcmd from "../backends/shellcmd/Shellcmd.ts"
+import * as Application from "../src/Application.ts"
+import * as Auth from "../src/Auth.ts"
+import * as Lrms from "../src/Lrms.ts"
+import { quote } from "../src/Shell.ts"
+
+const jobs = Number(Deno.args[0] ?? 200)
+const rounds = Number(Deno.args[1] ?? 3)
+
+const shellLoop = (dir: string): number => {
+  const script = [
+    `i=0; while [ $i -lt ${jobs} ]; do`,
+    `  d=${quote(dir)}/job.$i; mkdir -p "$d"`,
+    `  ( echo $$ >"$d/pid"; /usr/bin/time -o "$d/usage" -f ${quote(GnuTime.FORMAT)} true; ` +
+    `echo "ReturnCode=$?" >"$d/status" ) </dev/null >/dev/null 2>&1 &`,
+    "  i=$((i+1))",
+    "done; wait",
+  ].join("\n")
+  const t0 = performance.now()
+  const r = new Deno.Command("/bin/sh", { args: ["-c", script] }).outputSync()
+  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr))
+  return (performance.now() - t0) / 1000
+}
+
+const library = (dir: string): Promise<number> => {
+  const layer = Layer.merge(
+    Shellcmd.layer({
+      name: "bench",
+      architecture: ["x86_64", "aarch64"],
+      maxCores: jobs,
+      maxMemoryPerCore: "1 GiB",
+      maxWalltime: "1 hour",
+      spooldir: `${dir}/spool`,
+      resourceDir: `${dir}/bookkeeping`,
+    }).pipe(Layer.provide(LocalTransport.layer)),
+    Auth.none,
+  )
+  const program = Effect.gen(function* () {
+    const app = yield* Application.make({ arguments: ["true"] })
+    yield* Lrms.getResourceStatus // host discovery, once, before the clock starts
+    const t0 = performance.now()
+    const done = yield* Effect.forEach(
+      Array.from({ length: jobs }),
+      () => Effect.flatMap(Lrms.submitJob(app), (job) => Lrms.awaitTermination(job)),
+      { concurrency: "unbounded" },
+    )
+    const seconds = (performance.now() - t0) / 1000
+    const failed = done.filter((j) => j.termination?.exitCode !== 0).length
+    if (failed > 0) throw new Error(`${failed} jobs did not exit 0`)
+    return seconds
+  })
+  return Effect.runPromise(program.pipe(Effect.provide(layer)))
+}
+
+const best = async (f: (dir: string) => number | Promise<number>) => {
+  const times: Array<number> = []
+  for (let r = 0; r < rounds; r++) {
+    const dir = Deno.makeTempDirSync({ prefix: "lrms-bench-" })
+    try {
+      times.push(await f(dir))
+    } finally {
+      Deno.removeSync(dir, { recursive: true })
+    }
+  }
+  return Math.min(...times)
+}
+
+const shell = await best(shellLoop)
+const lib = await best(library)
+const rate = (s: number) => (jobs / s).toFixed(0)
+console.log(`${jobs} jobs, best of ${rounds} rounds, ${navigator.hardwareConcurrency} cores`)
+console.log(
+  `shell loop (wrapper + GNU time, background + wait): ${shell.toFixed(2)} s, ${
+    rate(shell)
+  } jobs/s`,
+)
+console.log(
+  `effect-lrms shellcmd + LocalTransport (submit + await): ${lib.toFixed(2)} s, ${
+    rate(lib)
+  } jobs/s`,
+)
+console.log(`ratio library/shell: ${(shell / lib).toFixed(2)} (1.0 = as fast as the shell loop)`)
+console.log(
+  `vs. RADICAL-SAGA's published 36 jobs/s for local jobs: ${(jobs / lib / 36).toFixed(1)}x`,
+)
