@@ -16,6 +16,7 @@
  *   const app = yield* Application.make({ arguments: ["echo", "hello"], stdout: "out.txt" })
  *   const job = yield* Lrms.submitJob(app)
  *   const done = yield* Lrms.awaitTermination(job)
+ *   yield* Lrms.free(done)
  *   return done.termination?.exitCode
  * })
  *

@@ -61,6 +61,7 @@ import * as Resource from "../../src/Resource.ts"
 import * as Termination from "../../src/Termination.ts"
 import * as TransferUrl from "../../src/TransferUrl.ts"
 import { expandHome, readFileString, run, Transport } from "../../src/Transport.ts"
+import * as LocalTransport from "../local/LocalTransport.ts"
 import * as Bookkeeping from "./Bookkeeping.ts"
 import * as GnuTime from "./GnuTime.ts"
 import * as Processes from "./Processes.ts"
@@ -266,7 +267,9 @@ export const make = (
             resource = {
               ...resource,
               maxCores: info.cpus,
-              maxCoresPerJob: Math.min(resource.maxCoresPerJob, info.cpus),
+              maxCoresPerJob: config.maxCoresPerJob === undefined
+                ? info.cpus
+                : Math.min(config.maxCoresPerJob, info.cpus),
             }
           }
           if (info.memory !== undefined) {
@@ -728,3 +731,24 @@ export const make = (
  */
 export const layer = (config: ShellcmdConfigInput): Layer.Layer<Lrms, LrmsError, Transport> =>
   Layer.scoped(Lrms, make(config)).pipe(Layer.provide(NodeFileSystem.layer))
+
+/**
+ * The local machine, ready to use: shellcmd over `LocalTransport`, with cores, memory and
+ * architecture discovered from the host (`override`), a one-week walltime limit, and the default
+ * spool and bookkeeping directories under `~/.effect-lrms`. Fields given in `config` win.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerLocal = (
+  config: Partial<ShellcmdConfigInput> = {},
+): Layer.Layer<Lrms, LrmsError> =>
+  layer({
+    name: "localhost",
+    architecture: "x86_64",
+    maxCores: 1,
+    maxMemoryPerCore: "1 GiB",
+    maxWalltime: "7 days",
+    override: true,
+    ...config,
+  }).pipe(Layer.provide(LocalTransport.layer))

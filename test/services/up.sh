@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Starts every test server this project has (each test/services/*-up.sh), as root.
+# Idempotent; exits non-zero if one of them did not come up. The tests that need a server
+# skip with a printed reason when it is down.
+set -uo pipefail
+cd "$(dirname "$0")"
+rc=0
+for up in ./*-up.sh; do
+  [ -e "$up" ] || continue
+  echo "[services] $up" >&2
+  bash "$up" >&2 || { echo "[services] $up failed" >&2; rc=1; }
+done
+exit $rc
