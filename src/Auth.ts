@@ -106,7 +106,10 @@ export const layer = (shape: AuthShape): Layer.Layer<Auth> => Layer.succeed(Auth
  * @category combinators
  */
 export const authenticated =
-  (backend: string, operation: string) =>
+  (
+    backend: string,
+    operation: string,
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LrmsError, R | Auth> =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | LrmsError, R | Auth> =>
     Effect.flatMap(Auth, (auth) =>
       auth.check.pipe(

@@ -46,7 +46,7 @@ export class Usage extends Schema.Class<Usage>("Usage")({
   /** Cores the job had. */
   cores: Schema.optional(Schema.Int),
   /** Backend-specific figures, named with the backend's prefix (`shellcmd_minor_page_faults`). */
-  extra: Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Number) }),
+  extra: Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Finite) }),
 }) {}
 
 /**
@@ -55,7 +55,8 @@ export class Usage extends Schema.Class<Usage>("Usage")({
  * @since 0.1.0
  * @category models
  */
-export const HistoryEntry = Schema.Struct({ at: Schema.Date, message: Schema.String })
+export const HistoryEntry: Schema.Struct<{ at: typeof Schema.Date; message: typeof Schema.String }> =
+  Schema.Struct({ at: Schema.Date, message: Schema.String })
 
 /**
  * One line of a job's history.
@@ -75,10 +76,16 @@ export type Json = string | number | boolean | null | ReadonlyArray<Json> | {
   readonly [key: string]: Json
 }
 
-const Json: Schema.Schema<Json> = Schema.suspend(() =>
+/**
+ * The schema of a JSON value.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Json: Schema.Schema<Json> = Schema.suspend(() =>
   Schema.Union(
     Schema.String,
-    Schema.Number,
+    Schema.Finite,
     Schema.Boolean,
     Schema.Null,
     Schema.Array(Json),

@@ -135,7 +135,15 @@ export const ResourceName: Schema.filter<typeof Schema.String> = Schema.String.p
  * @since 0.1.0
  * @category schemas
  */
-export const ResourceConfig = Schema.Struct({
+export const ResourceConfig: Schema.Struct<{
+  name: Schema.filter<typeof Schema.String>
+  architecture: typeof Architectures
+  maxCores: Schema.filter<typeof Schema.Int>
+  maxCoresPerJob: Schema.optional<Schema.filter<typeof Schema.Int>>
+  maxMemoryPerCore: typeof Quantity.MemoryFromInput
+  maxWalltime: typeof Quantity.DurationFromInput
+  enabled: Schema.optionalWith<typeof Schema.Boolean, { default: () => true }>
+}> = Schema.Struct({
   name: ResourceName,
   architecture: Architectures,
   maxCores: PositiveInt,

@@ -83,7 +83,19 @@ const BACKEND = "shellcmd"
  * @since 0.1.0
  * @category schemas
  */
-export const ShellcmdConfig = Schema.Struct({
+export const ShellcmdConfig: Schema.Struct<
+  typeof Resource.ResourceConfig.fields & {
+    spooldir: Schema.optionalWith<typeof Schema.String, { default: () => string }>
+    resourceDir: Schema.optionalWith<typeof Schema.String, { default: () => string }>
+    override: Schema.optionalWith<typeof Schema.Boolean, { default: () => false }>
+    timeCmd: Schema.optional<typeof Schema.String>
+    gnuTime: Schema.optionalWith<typeof Schema.Boolean, { default: () => true }>
+    cancelGrace: Schema.optionalWith<
+      typeof Quantity.DurationFromInput,
+      { default: () => Duration.Duration }
+    >
+  }
+> = Schema.Struct({
   ...Resource.ResourceConfig.fields,
   spooldir: Schema.optionalWith(Schema.String, { default: () => "~/.effect-lrms/spool" }),
   resourceDir: Schema.optionalWith(Schema.String, {
