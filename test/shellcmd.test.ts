@@ -262,3 +262,28 @@ test("property: any argument string reaches the job unchanged", () =>
         { numRuns: 30 },
       )
     ))))
+
+test("cancelling a job whose pid was reused leaves the stranger alone", () =>
+  runTest(withLocal(2, () =>
+    Effect.gen(function* () {
+      const job = yield* Lrms.submitJob(yield* make({ arguments: ["sleep", "300"] }))
+      const running = yield* Lrms.updateJobState(job)
+      // a process group leader, like our wrappers, so a group-wide kill would reach it
+      const stranger = new Deno.Command("setsid", { args: ["sleep", "30"] }).spawn()
+      try {
+        const reused = Job.update(running, {
+          nativeId: String(stranger.pid),
+          backendData: { ...running.backendData, wrapperStart: Date.now() / 1000 - 3600 },
+        })
+        const cancelled = yield* Lrms.cancelJob(reused)
+        strictEqual(cancelled.state, "TERMINATED")
+        const ps = new Deno.Command("ps", { args: ["-o", "stat=", "-p", String(stranger.pid)] })
+          .outputSync()
+        const stat = new TextDecoder().decode(ps.stdout).trim()
+        ok(stat !== "" && !stat.startsWith("Z"), `the stranger still runs (stat ${stat})`)
+      } finally {
+        stranger.kill("SIGKILL")
+        yield* Effect.promise(() => stranger.status)
+        yield* Lrms.cancelJob(running)
+      }
+    }))))

@@ -76,7 +76,10 @@ const counterKeys: Readonly<Record<string, string>> = {
 export const parseClockDuration = (text: string): Duration.Duration | undefined => {
   const s = text.trim()
   let m = /^(\d+(?:\.\d+)?)s?$/.exec(s)
-  if (m !== null) return Duration.millis(Math.round(Number(m[1]) * 1000))
+  if (m !== null) {
+    const seconds = Number(m[1])
+    return Number.isFinite(seconds) ? Duration.millis(Math.round(seconds * 1000)) : undefined
+  }
   m = /^(?:(?:(\d+)-)?(\d+):)?(\d+):(\d+(?:\.\d+)?)$/.exec(s)
   if (m === null) return undefined
   const [, d = "0", h = "0", mi, se] = m
@@ -84,14 +87,20 @@ export const parseClockDuration = (text: string): Duration.Duration | undefined 
   return Number.isFinite(seconds) ? Duration.millis(Math.round(seconds * 1000)) : undefined
 }
 
+/** A byte count that a `Memory` can hold, or `undefined` (absurdly large figures). */
+const safeMemory = (n: number): Quantity.Memory | undefined => {
+  const m = Quantity.memory(n)
+  return Number.isSafeInteger(m) ? m : undefined
+}
+
 const kib = (text: string): Quantity.Memory | undefined => {
   const m = /^(\d+(?:\.\d+)?)\s*kB$/i.exec(text)
-  return m === null ? undefined : Quantity.memory(Number(m[1]) * 1024)
+  return m === null ? undefined : safeMemory(Number(m[1]) * 1024)
 }
 
 const bytes = (text: string): Quantity.Memory | undefined => {
   const m = /^(\d+)\s*B$/.exec(text)
-  return m === null ? undefined : Quantity.memory(Number(m[1]))
+  return m === null ? undefined : safeMemory(Number(m[1]))
 }
 
 /**
@@ -181,8 +190,11 @@ export const parse = (text: string): Report => {
           break
         }
         const counterKey = counterKeys[key]
-        if (counterKey !== undefined && /^\d+$/.test(value)) extra[counterKey] = Number(value)
-        else unknown.push(line)
+        if (
+          counterKey !== undefined && /^\d+$/.test(value) && Number.isSafeInteger(Number(value))
+        ) {
+          extra[counterKey] = Number(value)
+        } else unknown.push(line)
       }
     }
   }

@@ -161,3 +161,18 @@ export const psPidsArgv = (pids: ReadonlyArray<number>): ReadonlyArray<string> =
   "-p",
   pids.join(","),
 ]
+
+/**
+ * Tells whether a row's start time is within `tolerance` seconds of `startedAt` (true when
+ * either is unknown): the same process, not another one that reused the pid.
+ *
+ * @since 0.1.0
+ * @category processes
+ */
+export const sameStart = (
+  row: ProcessRow,
+  startedAt: number | undefined,
+  tolerance = 2,
+): boolean =>
+  startedAt === undefined || row.startedAt === undefined ||
+  Math.abs(row.startedAt - startedAt) <= tolerance

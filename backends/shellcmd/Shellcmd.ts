@@ -342,12 +342,12 @@ export const make = (
         Effect.map((r) => {
           const rows = Processes.parsePs(r.stdout)
           const root = rows.find((row) => row.pid === pid)
-          const rootOurs = Processes.isAlive(root, startedAt)
-          // without the root, only a group led by our pid can still be ours
-          const members = rootOurs ? Processes.tree(rows, pid) : Processes.tree(
-            rows.filter((row) => row.pgid === pid && row.pid !== pid),
-            pid,
-          )
+          // A live root with another start time is a stranger that reused the pid: touch
+          // nothing. Without any root, a group still led by our pid is what is left of the job
+          // (the kernel does not hand out a pid that is still a process group's id).
+          const members = root !== undefined
+            ? (Processes.sameStart(root, startedAt) ? Processes.tree(rows, pid) : [])
+            : Processes.tree(rows.filter((row) => row.pgid === pid), pid)
           const byPid = new Map(rows.map((row) => [row.pid, row]))
           return members.filter((p) => {
             const row = byPid.get(p)
