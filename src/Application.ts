@@ -27,6 +27,7 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import { decodeOrFail } from "./internal/decode.ts"
 import { LrmsError } from "./LrmsError.ts"
@@ -75,15 +76,14 @@ export const normalizeRelative = (path: string): string =>
  * @category schemas
  */
 export const RelativePath: Schema.Schema<string, string> = Schema.transform(
-  Schema.String.pipe(
-    Schema.filter((p) => relativePathProblem(p) ?? true, {
-      arbitrary: () => (fc) =>
-        fc.array(fc.stringMatching(/^[a-zA-Z0-9 _.'"$-]{1,10}$/), { minLength: 1, maxLength: 3 })
-          .map((segs) => segs.filter((s) => s !== "." && s !== "..").join("/"))
-          .filter((p) => relativePathProblem(p) === undefined),
-    }),
-  ),
-  Schema.String,
+  Schema.String.pipe(Schema.filter((p) => relativePathProblem(p) ?? true)),
+  // the arbitrary sits on the decoded side, which is where `Arbitrary.make` looks
+  Schema.String.annotations({
+    arbitrary: () => (fc) =>
+      fc.array(fc.stringMatching(/^[a-zA-Z0-9 _.'"$-]{1,10}$/), { minLength: 1, maxLength: 3 })
+        .map((segs) => segs.filter((s) => s !== "." && s !== "..").join("/"))
+        .filter((p) => relativePathProblem(p) === undefined),
+  }),
   { strict: true, decode: normalizeRelative, encode: (s) => s },
 ).annotations({ identifier: "RelativePath" })
 
@@ -118,7 +118,10 @@ const PositiveInt = Schema.Int.pipe(
  * @since 0.1.0
  * @category schemas
  */
-export const Input = Schema.Struct({ source: TransferUrl.AnyUrl, remote: RelativePath })
+export const Input: Schema.Struct<{
+  source: Schema.Schema<string, string>
+  remote: Schema.Schema<string, string>
+}> = Schema.Struct({ source: TransferUrl.AnyUrl, remote: RelativePath })
 
 /**
  * One input file.
@@ -135,7 +138,10 @@ export type Input = typeof Input.Type
  * @since 0.1.0
  * @category schemas
  */
-export const Output = Schema.Struct({
+export const Output: Schema.Struct<{
+  remote: Schema.Union<[Schema.Literal<["*"]>, Schema.Schema<string, string>]>
+  destination: Schema.filter<typeof Schema.String>
+}> = Schema.Struct({
   remote: Schema.Union(Schema.Literal(ANY_OUTPUT), RelativePath),
   destination: Schema.String.pipe(
     Schema.filter((d) => {
@@ -334,14 +340,21 @@ export const make = (input: ApplicationInput): Effect.Effect<Application, LrmsEr
     if (input.stdin !== undefined) {
       const name = basename(input.stdin)
       if (name === "") return Effect.fail(invalid("stdin", "names no file"))
-      const existing = inputs.find((i) => i.remote === name)
-      if (existing === undefined) inputs.push({ source: input.stdin, remote: name })
+      // the same file may already be an input; another file under the same name is a
+      // duplicate remote name (reported by the uniqueness check below)
+      const url = (u: string) => Either.getOrElse(TransferUrl.normalize(u), () => u)
+      const same = inputs.some((i) =>
+        normalizeRelative(String(i.remote)) === name && url(String(i.source)) === url(input.stdin!)
+      )
+      if (!same) inputs.push({ source: input.stdin, remote: name })
       stdin = name
     }
     let join = input.join ?? false
     let stderr = input.stderr
     const stdout = input.stdout
-    if (join || (stderr !== undefined && stderr === stdout)) {
+    const sameFile = stderr !== undefined && stdout !== undefined &&
+      (stderr === stdout || normalizeRelative(stderr) === normalizeRelative(stdout))
+    if (join || sameFile) {
       if (stdout === undefined) return Effect.fail(invalid("join", "join needs stdout"))
       join = true
       stderr = stdout

@@ -229,9 +229,9 @@ const NANOS: Readonly<Record<string, bigint>> = (() => {
   const w = 7n * d
   const table: Record<string, bigint> = {}
   const add = (names: ReadonlyArray<string>, v: bigint) => names.forEach((n) => (table[n] = v))
-  add(["ns", "nanosec", "nanosecs", "nanosecond", "nanoseconds"], ns)
-  add(["us", "µs", "microsec", "microsecs", "microsecond", "microseconds"], us)
-  add(["ms", "millisec", "millisecs", "millisecond", "milliseconds"], ms)
+  add(["ns", "nanos", "nano", "nanosec", "nanosecs", "nanosecond", "nanoseconds"], ns)
+  add(["us", "µs", "micros", "micro", "microsec", "microsecs", "microsecond", "microseconds"], us)
+  add(["ms", "millis", "milli", "millisec", "millisecs", "millisecond", "milliseconds"], ms)
   add(["s", "sec", "secs", "second", "seconds"], s)
   add(["m", "min", "mins", "minute", "minutes"], m)
   add(["h", "hr", "hrs", "hour", "hours"], h)

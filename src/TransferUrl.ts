@@ -53,6 +53,15 @@ const resolvePath = (path: string, cwd: string): string => {
   return "/" + segments.join("/")
 }
 
+/** `decodeURIComponent`, or `undefined` for a malformed escape (`%ZZ`, a lone `%`). */
+const decodePercent = (text: string): string | undefined => {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return undefined
+  }
+}
+
 const currentDirectory = (): string => {
   try {
     return Deno.cwd()
@@ -79,7 +88,11 @@ export const normalize = (input: string, cwd?: string): Either.Either<string, st
     if (url.hostname !== "" && url.hostname !== "localhost") {
       return Either.left(`file URL ${JSON.stringify(input)} names a remote host`)
     }
-    return Either.right(fromPath(resolvePath(decodeURIComponent(url.pathname), "/")))
+    const path = decodePercent(url.pathname)
+    if (path === undefined) {
+      return Either.left(`file URL ${JSON.stringify(input)} has a malformed percent-encoding`)
+    }
+    return Either.right(fromPath(resolvePath(path, "/")))
   }
   return Either.right(url.href)
 }
@@ -102,7 +115,7 @@ export const scheme = (urlOrPath: string): string =>
 export const toPath = (url: string): string => {
   if (!schemeRe.test(url)) return url
   const parsed = URL.parse(url)
-  return parsed === null ? url : decodeURIComponent(parsed.pathname)
+  return parsed === null ? url : decodePercent(parsed.pathname) ?? parsed.pathname
 }
 
 /**
@@ -128,11 +141,19 @@ export const TransferUrl = (
 ): Schema.Schema<TransferUrl, string> =>
   Schema.transformOrFail(
     Schema.String,
-    Schema.String.pipe(Schema.brand("TransferUrl")).annotations({
+    Schema.String.pipe(
+      // so that `Schema.is` refuses a scheme the backend does not support
+      Schema.filter((u) => schemes.includes(scheme(u)) || unsupportedMessage(scheme(u), schemes)),
+      Schema.brand("TransferUrl"),
+    ).annotations({
       arbitrary: () => (fc) =>
         fc.tuple(
           fc.constantFrom(...(schemes.length > 0 ? schemes : ["file"])),
-          fc.array(fc.stringMatching(/^[a-zA-Z0-9._-]{1,8}$/), { minLength: 1, maxLength: 4 }),
+          // no "." or ".." segment: the generated URL is already normalised
+          fc.array(fc.stringMatching(/^[a-zA-Z0-9_-][a-zA-Z0-9._-]{0,7}$/), {
+            minLength: 1,
+            maxLength: 4,
+          }),
         ).map(([s, segs]) =>
           s === "file" ? fromPath("/" + segs.join("/")) : `${s}://example.org/${segs.join("/")}`
         ).map((s) => s as TransferUrl),
@@ -164,7 +185,18 @@ export const TransferUrl = (
  */
 export const AnyUrl: Schema.Schema<string, string> = Schema.transformOrFail(
   Schema.String,
-  Schema.String,
+  Schema.String.annotations({
+    arbitrary: () => (fc) =>
+      fc.tuple(
+        fc.constantFrom("file", "http", "https"),
+        fc.array(fc.stringMatching(/^[a-zA-Z0-9_-][a-zA-Z0-9._-]{0,7}$/), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+      ).map(([s, segs]) =>
+        s === "file" ? fromPath("/" + segs.join("/")) : `${s}://example.org/${segs.join("/")}`
+      ),
+  }),
   {
     strict: true,
     decode: (input, _, ast) =>
@@ -183,5 +215,6 @@ export const AnyUrl: Schema.Schema<string, string> = Schema.transformOrFail(
  * @category predicates
  */
 export const validate =
-  (schemes: ReadonlyArray<string>) => (urls: ReadonlyArray<string>): boolean =>
+  (schemes: ReadonlyArray<string>): (urls: ReadonlyArray<string>) => boolean =>
+  (urls: ReadonlyArray<string>): boolean =>
     urls.every((u) => Either.isRight(normalize(u)) && schemes.includes(scheme(u)))

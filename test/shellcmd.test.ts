@@ -287,3 +287,18 @@ test("cancelling a job whose pid was reused leaves the stranger alone", () =>
         yield* Lrms.cancelJob(running)
       }
     }))))
+
+test("the job's environment cannot change what the wrapper does", () =>
+  runTest(withLocal(2, () =>
+    Effect.gen(function* () {
+      const app = yield* make({
+        arguments: ["sh", "-c", 'echo "$LRMS_PRIV|$lrms_rc"; exit 4'],
+        stdout: "out.txt",
+        environment: { LRMS_PRIV: "/nonexistent", lrms_rc: "0", lrms_up0: "x" },
+      })
+      const done = yield* Lrms.awaitTermination(yield* Lrms.submitJob(app))
+      strictEqual(done.state, "TERMINATING")
+      strictEqual(done.termination?.exitCode, 4, "the wrapper's report is where it belongs")
+      strictEqual(Deno.readTextFileSync(`${done.remoteDir}/out.txt`), "/nonexistent|0\n")
+      yield* Lrms.free(done)
+    }))))

@@ -89,7 +89,7 @@ export const active = (names: ReadonlyArray<string>): ReadonlyArray<Listed> => {
   const done = new Set(names.filter((n) => n.endsWith(".done")).map((n) => n.slice(0, -5)))
   const out: Array<Listed> = []
   for (const file of names) {
-    const m = /^([A-Za-z0-9-]+)~(\d+)~(\d+)\.job$/.exec(file)
+    const m = /^([^~/]+)~(\d+)~(\d+)\.job$/.exec(file)
     if (m === null || done.has(m[1]!)) continue
     out.push({ jobId: m[1]!, cores: Number(m[2]), memory: Number(m[3]), file })
   }

@@ -109,11 +109,13 @@ export const parsePs = (text: string): ReadonlyArray<ProcessRow> => {
  */
 export const tree = (rows: ReadonlyArray<ProcessRow>, root: number): ReadonlyArray<number> => {
   const children = new Map<number, Array<number>>()
+  const parent = new Map<number, number>()
   for (const r of rows) {
     if (r.pid === r.ppid) continue
     const list = children.get(r.ppid) ?? []
     list.push(r.pid)
     children.set(r.ppid, list)
+    parent.set(r.pid, r.ppid)
   }
   const order: Array<number> = []
   const seen = new Set<number>()
@@ -126,7 +128,22 @@ export const tree = (rows: ReadonlyArray<ProcessRow>, root: number): ReadonlyArr
     order.push(pid)
     for (const c of children.get(pid) ?? []) queue.push(c)
   }
-  return order.reverse()
+  // A group member may sit deeper in the tree than the order it was found in: sort by depth
+  // among the members (the number of member ancestors), deepest first, so that every child
+  // comes before its parent; ties keep the reversed discovery order (the root last).
+  const depth = (pid: number): number => {
+    const chain = new Set([pid])
+    let p = parent.get(pid)
+    while (p !== undefined && seen.has(p) && !chain.has(p)) {
+      chain.add(p)
+      p = parent.get(p)
+    }
+    return chain.size - 1
+  }
+  return order
+    .map((pid, i) => ({ pid, i, d: depth(pid) }))
+    .sort((a, b) => b.d - a.d || b.i - a.i)
+    .map((x) => x.pid)
 }
 
 /**

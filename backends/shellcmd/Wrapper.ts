@@ -76,11 +76,14 @@ export const render = (spec: WrapperSpec): string => {
     .map((p) => `mkdir -p ${quote(p.slice(0, p.lastIndexOf("/")))}`)
   const env = Object.entries(app.environment).map(([k, v]) => `export ${k}=${quote(v)}`)
   const argv = app.arguments.map(quote).join(" ")
-  const run = spec.timeCmd !== undefined
-    ? `${quote(spec.timeCmd)} -o "$LRMS_PRIV/${Files.usage}" -f ${
+  const command = spec.timeCmd !== undefined
+    ? `${quote(spec.timeCmd)} -o ${quote(`${priv}/${Files.usage}`)} -f ${
       quote(FORMAT)
     } ${argv} ${redirections}`
     : `${argv} ${redirections}`
+  // The job's environment is set in a subshell that execs the job, so no variable of the job
+  // (LRMS_PRIV, lrms_rc, PATH, ...) can change what the wrapper itself does.
+  const run = env.length === 0 ? command : `(${env.join("; ")}; exec ${command})`
   return [
     "#!/bin/sh",
     "# effect-lrms shellcmd wrapper: generated, do not edit",
@@ -92,7 +95,6 @@ export const render = (spec: WrapperSpec): string => {
     "lrms_up0=; [ -r /proc/uptime ] && read -r lrms_up0 lrms_rest </proc/uptime",
     `cd ${quote(spec.jobDir)} || exit 126`,
     ...mkdirs,
-    ...env,
     run,
     "lrms_rc=$?",
     "lrms_up1=; [ -r /proc/uptime ] && read -r lrms_up1 lrms_rest </proc/uptime",
@@ -178,10 +180,11 @@ export const parseStatus = (text: string): Status => {
   }
   const up0 = num("UptimeStart")
   const up1 = num("UptimeEnd")
+  const wall = up0 !== undefined && up1 !== undefined ? up1 - up0 : undefined
   return {
     returnCode: num("ReturnCode"),
-    wallSeconds: up0 !== undefined && up1 !== undefined && up1 >= up0
-      ? Math.round((up1 - up0) * 100) / 100
+    wallSeconds: wall !== undefined && Number.isFinite(wall) && wall >= 0
+      ? Math.round(wall * 100) / 100
       : undefined,
     complete: fields.get("Complete") === "1",
   }
