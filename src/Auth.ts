@@ -105,25 +105,24 @@ export const layer = (shape: AuthShape): Layer.Layer<Auth> => Layer.succeed(Auth
  * @since 0.1.0
  * @category combinators
  */
-export const authenticated =
-  (
-    backend: string,
-    operation: string,
-  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LrmsError, R | Auth> =>
-  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | LrmsError, R | Auth> =>
-    Effect.flatMap(Auth, (auth) =>
-      auth.check.pipe(
-        Effect.mapError((cause) =>
-          cause.reason === "AuthenticationFailed" ? cause : new LrmsError({
-            reason: "AuthenticationFailed",
-            backend,
-            operation,
-            description: `credential ${auth.label} was refused: ${cause.message}`,
-            cause,
-          })
-        ),
-        Effect.zipRight(self),
-      ))
+export const authenticated = (
+  backend: string,
+  operation: string,
+): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LrmsError, R | Auth> =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | LrmsError, R | Auth> =>
+  Effect.flatMap(Auth, (auth) =>
+    auth.check.pipe(
+      Effect.mapError((cause) =>
+        cause.reason === "AuthenticationFailed" ? cause : new LrmsError({
+          reason: "AuthenticationFailed",
+          backend,
+          operation,
+          description: `credential ${auth.label} was refused: ${cause.message}`,
+          cause,
+        })
+      ),
+      Effect.zipRight(self),
+    ))
 
 /**
  * The user name a credential logs in as, if it names one.

@@ -55,8 +55,9 @@ export class Usage extends Schema.Class<Usage>("Usage")({
  * @since 0.1.0
  * @category models
  */
-export const HistoryEntry: Schema.Struct<{ at: typeof Schema.Date; message: typeof Schema.String }> =
-  Schema.Struct({ at: Schema.Date, message: Schema.String })
+export const HistoryEntry: Schema.Struct<
+  { at: typeof Schema.Date; message: typeof Schema.String }
+> = Schema.Struct({ at: Schema.Date, message: Schema.String })
 
 /**
  * One line of a job's history.

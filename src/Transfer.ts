@@ -260,7 +260,10 @@ export const downloadAtomically = (
   const temp = `${dirname(local)}/.${basename(local)}.lrms-part-${crypto.randomUUID().slice(0, 8)}`
   const fsError = (what: string) => (e: { readonly message: string }) =>
     stagingError("getResults", `${what}: ${e.message}`, e)
-  return fs.makeDirectory(dirname(local), { recursive: true }).pipe(
+  // A file-system call, once started, finishes even if the fiber is interrupted (the promise
+  // under it cannot be cancelled): run the local mutations uninterruptibly, so none of them lands
+  // after getResults has returned.
+  return Effect.uninterruptible(fs.makeDirectory(dirname(local), { recursive: true })).pipe(
     Effect.mapError(fsError(`cannot create ${dirname(local)}`)),
     Effect.zipRight(
       Effect.acquireUseRelease(
@@ -268,7 +271,9 @@ export const downloadAtomically = (
         (tmp) =>
           transport.get(remote, tmp).pipe(
             Effect.zipRight(
-              fs.rename(tmp, local).pipe(Effect.mapError(fsError(`cannot rename to ${local}`))),
+              Effect.uninterruptible(fs.rename(tmp, local)).pipe(
+                Effect.mapError(fsError(`cannot rename to ${local}`)),
+              ),
             ),
           ),
         (tmp, exit) =>
@@ -349,8 +354,14 @@ export const getResults = (
       { concurrency: 4 },
     )).flat()
     const copied: Array<TransferReport["copied"][number]> = []
+    // At most 4 downloads at a time, bounded by a semaphore rather than `concurrency: 4`: in
+    // effect 3.22, a bounded `Effect.forEach` given more items than its bound can return on the
+    // first failure before the interrupted siblings have run their finalizers, so a sibling's
+    // temporary file was removed only after getResults had returned (or never, if the program
+    // then exits). With one fiber per item, the interruption of every sibling is awaited.
+    const downloads = yield* Effect.makeSemaphore(4)
     yield* Effect.forEach(pairs, (pair) =>
-      Effect.gen(function* () {
+      downloads.withPermits(1)(Effect.gen(function* () {
         const local = yield* localState(fs, pair.local)
         if (Option.isSome(local) && local.value.type !== "File") {
           return yield* stagingError(
@@ -370,7 +381,7 @@ export const getResults = (
           bytes: pair.state.size,
           reason: decision.reason,
         })
-      }), { concurrency: 4, discard: true })
+      })), { concurrency: "unbounded", discard: true })
     return { copied, skipped, missing }
   })
 

@@ -12,7 +12,13 @@ Deno.test("README: the first program works as printed", async () => {
   await Deno.writeTextFile(file, block)
   try {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--config", new URL("../deno.json", import.meta.url).pathname, file.pathname],
+      args: [
+        "run",
+        "-A",
+        "--config",
+        new URL("../deno.json", import.meta.url).pathname,
+        file.pathname,
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output()

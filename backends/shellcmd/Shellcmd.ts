@@ -647,7 +647,7 @@ export const make = (
           if (info.type === "File" && (info.mode & 0o100) !== 0) {
             yield* transport.chmod(remote, 0o755)
           }
-        }), { concurrency: 4, discard: true })
+        }), { discard: true })
 
     const submitJob = (app: Application): Effect.Effect<Job.Job, LrmsError, Auth> =>
       Effect.gen(function* () {
