@@ -1,7 +1,8 @@
 /**
- * Benchmark: 200 `true` jobs submitted and awaited through shellcmd + LocalTransport, against a
- * shell loop that starts the same 200 processes through the same wrapper idea (a job directory,
- * a pid file, GNU time, background + wait). Prints jobs/s of both and the ratio.
+ * Benchmark: 200 `true` jobs submitted and awaited through shellcmd + LocalTransport, against
+ * two shell loops that start the same 200 processes: the lightest one (a subshell per job with a
+ * pid file and GNU time) and one with the same wrapper idea as shellcmd (a wrapper script file
+ * per job started with setsid). Both end with `wait`. Prints jobs/s and the ratios.
  *
  *   deno task bench            (or: deno run -A bench/local.ts [jobs] [rounds])
  */
@@ -18,20 +19,40 @@ import { quote } from "../src/Shell.ts"
 const jobs = Number(Deno.args[0] ?? 200)
 const rounds = Number(Deno.args[1] ?? 3)
 
-const shellLoop = (dir: string): number => {
-  const script = [
+const runShell = (script: string): number => {
+  const t0 = performance.now()
+  const r = new Deno.Command("/bin/sh", { args: ["-c", script] }).outputSync()
+  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr))
+  return (performance.now() - t0) / 1000
+}
+
+/** The lightest loop: a subshell per job writes a pid file and runs GNU time; then wait. */
+const shellLoop = (dir: string): number =>
+  runShell([
     `i=0; while [ $i -lt ${jobs} ]; do`,
     `  d=${quote(dir)}/job.$i; mkdir -p "$d"`,
     `  ( echo $$ >"$d/pid"; /usr/bin/time -o "$d/usage" -f ${quote(GnuTime.FORMAT)} true; ` +
     `echo "ReturnCode=$?" >"$d/status" ) </dev/null >/dev/null 2>&1 &`,
     "  i=$((i+1))",
     "done; wait",
-  ].join("\n")
-  const t0 = performance.now()
-  const r = new Deno.Command("/bin/sh", { args: ["-c", script] }).outputSync()
-  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr))
-  return (performance.now() - t0) / 1000
-}
+  ].join("\n"))
+
+/**
+ * The same wrapper idea as shellcmd's: per job a directory and a wrapper script file that
+ * records its pid, runs GNU time and writes a status file, started in its own session with
+ * setsid (so a cancel can reach the whole process group); then wait.
+ */
+const wrapperLoop = (dir: string): number =>
+  runShell([
+    `i=0; while [ $i -lt ${jobs} ]; do`,
+    `  d=${quote(dir)}/job.$i; mkdir -p "$d"`,
+    `  printf '%s\\n' 'echo $$ >"$1/pid"' ` +
+    `'/usr/bin/time -o "$1/usage" -f "$2" true </dev/null >/dev/null 2>&1' ` +
+    `'echo "ReturnCode=$?" >"$1/status"' >"$d/wrapper.sh"`,
+    `  setsid /bin/sh "$d/wrapper.sh" "$d" ${quote(GnuTime.FORMAT)} </dev/null >/dev/null 2>&1 &`,
+    "  i=$((i+1))",
+    "done; wait",
+  ].join("\n"))
 
 const library = (dir: string): Promise<number> => {
   const layer = Layer.merge(
@@ -77,20 +98,15 @@ const best = async (f: (dir: string) => number | Promise<number>) => {
 }
 
 const shell = await best(shellLoop)
+const wrapper = await best(wrapperLoop)
 const lib = await best(library)
 const rate = (s: number) => (jobs / s).toFixed(0)
+const line = (name: string, s: number) =>
+  console.log(`${name.padEnd(58)} ${s.toFixed(2)} s  ${rate(s).padStart(4)} jobs/s`)
 console.log(`${jobs} jobs, best of ${rounds} rounds, ${navigator.hardwareConcurrency} cores`)
-console.log(
-  `shell loop (wrapper + GNU time, background + wait): ${shell.toFixed(2)} s, ${
-    rate(shell)
-  } jobs/s`,
-)
-console.log(
-  `effect-lrms shellcmd + LocalTransport (submit + await): ${lib.toFixed(2)} s, ${
-    rate(lib)
-  } jobs/s`,
-)
-console.log(`ratio library/shell: ${(shell / lib).toFixed(2)} (1.0 = as fast as the shell loop)`)
-console.log(
-  `vs. RADICAL-SAGA's published 36 jobs/s for local jobs: ${(jobs / lib / 36).toFixed(1)}x`,
-)
+line("shell loop: subshell + pid file + GNU time, background", shell)
+line("shell loop: wrapper script file + setsid + GNU time", wrapper)
+line("effect-lrms shellcmd + LocalTransport: submit + await", lib)
+console.log(`ratio to the subshell loop:         ${(shell / lib).toFixed(2)}`)
+console.log(`ratio to the wrapper-script loop:   ${(wrapper / lib).toFixed(2)}`)
+console.log(`vs. RADICAL-SAGA's 36 jobs/s local: ${(jobs / lib / 36).toFixed(1)}x`)

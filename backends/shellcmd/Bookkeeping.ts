@@ -2,12 +2,12 @@
  * The capacity bookkeeping shellcmd shares between every process of a user on a host.
  *
  * One file per job in a directory on the target host (default `~/.effect-lrms/shellcmd.d`):
- * `<job id>~<cores>~<memory bytes>.job` holds the job's record as JSON (pid, wrapper start time,
- * job directory), and `<job id>.done` appears when the job ended (the wrapper creates it, or
+ * `<job id>~<cores>~<memory bytes>.job` holds the job's record as JSON (its directory, where the
+ * wrapper records its pid and start time), and `<job id>.done` appears when the job ended (the wrapper creates it, or
  * whoever sees the job gone). Capacity in use is read from one directory listing: the `.job`
  * files without a `.done` beside them. Reservations are taken under a lock directory (`mkdir` is
  * atomic on every POSIX file system and over SFTP), so two processes cannot both take the last
- * core. Unlike GC3Pie's pickles keyed by pid, a record names its pid *and* start time, so a
+ * core. Unlike GC3Pie's pickles keyed by pid, a job is known by its pid *and* start time, so a
  * reused pid is never taken for a live job, and a record whose wrapper died unseen is collected.
  *
  * @since 0.1.0
@@ -32,8 +32,6 @@ export const Entry = Schema.Struct({
   cores: Schema.Int,
   memory: Schema.Number,
   jobDir: Schema.String,
-  pid: Schema.NullOr(Schema.Int),
-  wrapperStart: Schema.NullOr(Schema.Number),
   createdAt: Schema.Number,
 })
 
@@ -128,7 +126,7 @@ export interface Store {
   ) => Effect.Effect<A, E | LrmsError, R | Auth>
   /** The jobs that hold capacity. */
   readonly list: Effect.Effect<ReadonlyArray<Listed>, LrmsError, Auth>
-  /** Writes a job's record (atomically: temporary file, then rename). */
+  /** Writes a job's record. */
   readonly write: (entry: Entry) => Effect.Effect<void, LrmsError, Auth>
   /** Reads a job's record. */
   readonly read: (listed: Listed) => Effect.Effect<Entry, LrmsError, Auth>
@@ -190,16 +188,16 @@ export const make = (transport: TransportShape, dir: string): Store => {
     }
   })
   const release = transport.remove(lockPath, { recursive: true }).pipe(Effect.ignore)
+  // Capacity is read from names, so a record needs no temporary file: a reader that meets a
+  // record still being written only skips it when collecting garbage.
   const write = (entry: Entry) => {
-    const name = entryName(entry.jobId, entry.cores, entry.memory)
-    const tmp = `${dir}/.${name}.${crypto.randomUUID().slice(0, 8)}.tmp`
-    return transport.writeFile(tmp, JSON.stringify(encode(entry))).pipe(
-      Effect.zipRight(transport.rename(tmp, `${dir}/${name}`)),
-      Effect.catchIf((e) => e.reason === "NotFound", () =>
-        ensureDir.pipe(
-          Effect.zipRight(transport.writeFile(tmp, JSON.stringify(encode(entry)))),
-          Effect.zipRight(transport.rename(tmp, `${dir}/${name}`)),
-        )),
+    const path = `${dir}/${entryName(entry.jobId, entry.cores, entry.memory)}`
+    const text = JSON.stringify(encode(entry))
+    return transport.writeFile(path, text).pipe(
+      Effect.catchIf(
+        (e) => e.reason === "NotFound",
+        () => ensureDir.pipe(Effect.zipRight(transport.writeFile(path, text))),
+      ),
     )
   }
   return {

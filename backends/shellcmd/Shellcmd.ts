@@ -496,12 +496,22 @@ export const make = (
           Effect.gen(function* () {
             if (Option.isNone(entry)) return
             const e = entry.value
+            const started = privatePath(e.jobDir, Wrapper.Files.started)
+            const info = yield* transport.stat(started).pipe(Effect.option)
+            const pid = Option.isSome(info)
+              ? Number(yield* readOptional(started).pipe(Effect.map(Option.getOrElse(() => ""))))
+              : NaN
             let dead: boolean
-            if (e.pid === null) dead = Date.now() - e.createdAt > 60_000
-            else {
-              const row = yield* processInfo(e.pid)
+            if (!Number.isSafeInteger(pid) || pid <= 0) {
+              // never started (or the submitter died before the launch)
+              dead = Date.now() - e.createdAt > 60_000
+            } else {
+              const row = yield* processInfo(pid)
               // gone (or a reused pid): finished, whether or not its marker made it
-              dead = !Processes.isAlive(row, e.wrapperStart ?? undefined)
+              dead = !Processes.isAlive(
+                row,
+                Option.isSome(info) ? info.value.mtime.getTime() / 1000 : undefined,
+              )
             }
             if (dead) {
               yield* store.markDone(e.jobId)
@@ -587,8 +597,6 @@ export const make = (
                     cores: r.app.requestedCores,
                     memory,
                     jobDir: r.jobDir,
-                    pid: null,
-                    wrapperStart: null,
                     createdAt: Date.now(),
                   })
                 })
@@ -662,13 +670,8 @@ export const make = (
         ], { discard: true }).pipe(Effect.ignore)
         const wrapperPath = privatePath(jobDir, Wrapper.Files.wrapper)
         yield* Effect.gen(function* () {
-          yield* transport.mkdir(jobDir, { recursive: false, mode: 0o700 }).pipe(
-            Effect.catchIf((e) => e.reason === "NotFound", () =>
-              transport.mkdir(spool, { recursive: true }).pipe(
-                Effect.zipRight(transport.mkdir(jobDir, { recursive: false, mode: 0o700 })),
-              )),
-          )
-          yield* transport.mkdir(`${jobDir}/${Wrapper.PRIVATE_DIR}`, { recursive: false })
+          // the job id is a fresh UUID: one recursive mkdir makes the spool, job and private dirs
+          yield* transport.mkdir(`${jobDir}/${Wrapper.PRIVATE_DIR}`, { recursive: true })
           yield* stageInputs(app, jobDir)
           if (app.arguments[0].startsWith("./")) {
             yield* transport.chmod(`${jobDir}/${app.arguments[0].slice(2)}`, 0o755).pipe(
@@ -683,11 +686,8 @@ export const make = (
               timeCmd: info.timeCmd,
               doneMarker: `${store.dir}/${Bookkeeping.doneName(job0.id)}`,
             }),
-            { mode: 0o755 },
           )
-        }).pipe(Effect.onExit((exit) =>
-          exit._tag === "Failure" ? cleanup : Effect.void
-        ))
+        }).pipe(Effect.onExit((exit) => exit._tag === "Failure" ? cleanup : Effect.void))
         // Once launched, the job must not be forgotten: launch and record without interruption.
         return yield* Effect.uninterruptible(
           Effect.gen(function* () {
@@ -701,7 +701,6 @@ export const make = (
                 `could not start the wrapper ${wrapperPath} on ${transport.host}`,
               )
             }
-            yield* store.write({ ...entry, pid }).pipe(Effect.ignore)
             const job = Job.update(job0, {
               nativeId: String(pid),
               remoteDir: jobDir,

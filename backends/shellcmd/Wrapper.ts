@@ -32,7 +32,7 @@ export const PRIVATE_DIR = ".lrms"
 export const Files = {
   /** The wrapper script itself. */
   wrapper: "wrapper.sh",
-  /** Created empty when the wrapper starts: its mtime is the start time (pid-reuse checks). */
+  /** Written first by the wrapper: its pid; its mtime is the start time (pid-reuse checks). */
   started: "started",
   /** GNU time's report. */
   usage: "usage",
@@ -91,7 +91,7 @@ export const render = (spec: WrapperSpec): string => {
     // A cancel signals the whole process group; the wrapper outlives the job long enough to
     // write how it ended (a trap handler, unlike an ignored signal, is not inherited).
     "trap 'lrms_signalled=1' HUP INT TERM",
-    `: >"$LRMS_PRIV/${Files.started}"`,
+    `echo "$$" >"$LRMS_PRIV/${Files.started}"`,
     "lrms_up0=; [ -r /proc/uptime ] && read -r lrms_up0 lrms_rest </proc/uptime",
     `cd ${quote(spec.jobDir)} || exit 126`,
     ...mkdirs,
@@ -122,7 +122,7 @@ export const launchArgv = (wrapperPaths: ReadonlyArray<string>): ReadonlyArray<s
   "/bin/sh",
   "-c",
   "if command -v setsid >/dev/null 2>&1; then s=setsid; else s=; fi; " +
-  'for w in "$@"; do $s "$w" </dev/null >/dev/null 2>&1 & echo "$!"; done',
+  'for w in "$@"; do $s /bin/sh "$w" </dev/null >/dev/null 2>&1 & echo "$!"; done',
   "lrms-launch",
   ...wrapperPaths,
 ]
