@@ -112,26 +112,24 @@ export interface LrmsShape {
 export class Lrms extends Context.Tag("effect-lrms/Lrms")<Lrms, LrmsShape>() {}
 
 /**
- * What a backend implements; {@linkcode make} derives the rest.
+ * What a backend implements; {@linkcode make} derives the rest. `make` runs the shared checks
+ * and the `Auth` guard before `submitJob`, and calls `updateJobState` and `cancelJob` only for
+ * jobs that are submitted and not yet done; `make` marks a cancelled job TERMINATED.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Implementation {
-  /** The resource's static attributes. */
-  readonly resource: Resource
-  /** The transfer schemes the backend accepts. */
-  readonly protocols: ReadonlyArray<string>
-  /** Submits a job that already passed the shared checks (no `Auth` guard needed here). */
-  readonly submitJob: (app: Application.Application) => Effect.Effect<Job.Job, LrmsError, Auth>
-  /** Updates a job that is submitted and not yet done. */
-  readonly updateJobState: (job: Job.Job) => Effect.Effect<Job.Job, LrmsError, Auth>
-  /** Kills a job that is submitted and not yet done; `make` then marks it cancelled. */
-  readonly cancelJob: (job: Job.Job) => Effect.Effect<Job.Job, LrmsError, Auth>
-  /** Removes a finished job's remote files and bookkeeping. */
-  readonly free: (job: Job.Job) => Effect.Effect<void, LrmsError, Auth>
-  /** Reads the resource status. */
-  readonly getResourceStatus: Effect.Effect<ResourceStatus, LrmsError, Auth>
+export interface Implementation extends
+  Pick<
+    LrmsShape,
+    | "resource"
+    | "protocols"
+    | "submitJob"
+    | "updateJobState"
+    | "cancelJob"
+    | "free"
+    | "getResourceStatus"
+  > {
   /** The transport and local file system `getResults` and `peek` use. */
   readonly files: {
     readonly transport: TransportShape

@@ -32,12 +32,12 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
 /**
- * Why an operation failed.
+ * Every reason an operation may fail for.
  *
  * @since 0.1.0
  * @category models
  */
-export const Reason: Schema.Literal<[
+export const reasons = [
   "InvalidArgument",
   "ConfigurationError",
   "AuthenticationFailed",
@@ -54,24 +54,15 @@ export const Reason: Schema.Literal<[
   "InvalidState",
   "NotFound",
   "PermissionDenied",
-]> = Schema.Literal(
-  "InvalidArgument",
-  "ConfigurationError",
-  "AuthenticationFailed",
-  "HostKeyMismatch",
-  "ConnectionLost",
-  "Timeout",
-  "CommandFailed",
-  "SubmitRejected",
-  "MaximumCapacityReached",
-  "UnknownJob",
-  "UnexpectedOutput",
-  "DataStaging",
-  "UnsupportedProtocol",
-  "InvalidState",
-  "NotFound",
-  "PermissionDenied",
-)
+] as const
+
+/**
+ * Why an operation failed, as a schema.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Reason: Schema.Literal<typeof reasons> = Schema.Literal(...reasons)
 
 /**
  * Why an operation failed, as a type.

@@ -20,28 +20,28 @@
 import * as Schema from "effect/Schema"
 
 /**
+ * Every run state, in lifecycle order.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const all = [
+  "NEW",
+  "SUBMITTED",
+  "RUNNING",
+  "STOPPED",
+  "TERMINATING",
+  "TERMINATED",
+  "UNKNOWN",
+] as const
+
+/**
  * The schema of a run state.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const RunState: Schema.Literal<[
-  "NEW",
-  "SUBMITTED",
-  "RUNNING",
-  "STOPPED",
-  "TERMINATING",
-  "TERMINATED",
-  "UNKNOWN",
-]> = Schema.Literal(
-  "NEW",
-  "SUBMITTED",
-  "RUNNING",
-  "STOPPED",
-  "TERMINATING",
-  "TERMINATED",
-  "UNKNOWN",
-)
+export const RunState: Schema.Literal<typeof all> = Schema.Literal(...all)
 
 /**
  * A run state.
@@ -50,14 +50,6 @@ export const RunState: Schema.Literal<[
  * @category models
  */
 export type RunState = typeof RunState.Type
-
-/**
- * Every run state, in lifecycle order.
- *
- * @since 0.1.0
- * @category models
- */
-export const all: ReadonlyArray<RunState> = RunState.literals
 
 const successors: { readonly [S in RunState]: ReadonlyArray<RunState> } = {
   NEW: ["SUBMITTED"],
