@@ -63,5 +63,7 @@ export * as TransferUrl from "./src/TransferUrl.ts"
 export * as Transport from "./src/Transport.ts"
 /** The local machine's transport. @since 0.1.0 */
 export * as LocalTransport from "./backends/local/LocalTransport.ts"
+/** The transport of any host reachable by SSH. @since 0.1.0 */
+export * as SshTransport from "./backends/ssh/SshTransport.ts"
 /** The shellcmd backend: jobs as processes on the transport's host. @since 0.1.0 */
 export * as Shellcmd from "./backends/shellcmd/Shellcmd.ts"

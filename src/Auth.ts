@@ -21,7 +21,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import { LrmsError } from "./LrmsError.ts"
 
 /**
@@ -132,3 +132,159 @@ export const authenticated = (
  */
 export const userOf = (credential: Credential): string | undefined =>
   credential._tag === "None" ? undefined : credential.user
+
+// =============================================================================
+// SSH credentials
+// =============================================================================
+
+const authError = (operation: string, description: string, cause?: unknown) =>
+  new LrmsError({ reason: "AuthenticationFailed", backend: "auth", operation, description, cause })
+
+/**
+ * Reads the key type of a private key file without decrypting it: OpenSSH's format keeps the
+ * public half (and so the type) in clear; PEM files say it in their header.
+ *
+ * @since 0.1.0
+ * @category ssh
+ */
+export const privateKeyType = (text: string): string | undefined => {
+  if (/-----BEGIN EC PRIVATE KEY-----/.test(text)) return "ecdsa"
+  if (/-----BEGIN RSA PRIVATE KEY-----/.test(text)) return "ssh-rsa"
+  if (/-----BEGIN DSA PRIVATE KEY-----/.test(text)) return "ssh-dss"
+  const m = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/
+    .exec(text)
+  if (m === null) return undefined
+  let bytes: Uint8Array
+  try {
+    bytes = Uint8Array.from(atob(m[1]!.replace(/\s+/g, "")), (c) => c.charCodeAt(0))
+  } catch {
+    return undefined
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const magic = "openssh-key-v1\0"
+  let at = magic.length
+  const readString = (): Uint8Array | undefined => {
+    if (at + 4 > bytes.length) return undefined
+    const n = view.getUint32(at)
+    if (at + 4 + n > bytes.length) return undefined
+    const s = bytes.subarray(at + 4, at + 4 + n)
+    at += 4 + n
+    return s
+  }
+  readString() // cipher
+  readString() // kdf
+  readString() // kdf options
+  if (at + 4 > bytes.length) return undefined
+  at += 4 // number of keys
+  const publicKey = readString()
+  if (publicKey === undefined || publicKey.length < 4) return undefined
+  const pv = new DataView(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength)
+  const n = pv.getUint32(0)
+  return new TextDecoder().decode(publicKey.subarray(4, 4 + n))
+}
+
+/**
+ * Logs in over SSH with a private key file (ed25519 or RSA; an optional passphrase is kept
+ * `Redacted`). The file is read and its type checked when the layer is built: a missing or
+ * unreadable file fails with `AuthenticationFailed`, and an ECDSA key is refused there with a
+ * clear message, because ssh2 cannot sign with ECDSA keys under Deno.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const sshKey = (options: {
+  readonly user: string
+  readonly keyFile: string
+  readonly passphrase?: Redacted.Redacted<string> | string
+}): Layer.Layer<Auth, LrmsError> =>
+  Layer.effect(
+    Auth,
+    Effect.gen(function* () {
+      const text = yield* Effect.tryPromise({
+        try: () => Deno.readTextFile(options.keyFile),
+        catch: (cause) =>
+          authError(
+            "sshKey",
+            `cannot read the key file ${options.keyFile}: ${String(cause)}`,
+            cause,
+          ),
+      })
+      const type = privateKeyType(text)
+      if (type === undefined) {
+        return yield* authError("sshKey", `${options.keyFile} is not a private key file`)
+      }
+      if (type.startsWith("ecdsa")) {
+        return yield* authError(
+          "sshKey",
+          `${options.keyFile} is an ECDSA key (${type}); ECDSA client keys are not supported ` +
+            `under Deno (ssh2 cannot sign with them there): use an ed25519 or RSA key`,
+        )
+      }
+      const passphrase = options.passphrase === undefined
+        ? undefined
+        : typeof options.passphrase === "string"
+        ? Redacted.make(options.passphrase)
+        : options.passphrase
+      return Auth.of({
+        label: `ssh-key:${options.user}:${options.keyFile}`,
+        credential: {
+          _tag: "SshKey",
+          user: options.user,
+          keyFile: options.keyFile,
+          ...(passphrase !== undefined ? { passphrase } : {}),
+        },
+        check: Effect.void,
+      })
+    }),
+  )
+
+/**
+ * Logs in over SSH with the keys of a running ssh-agent (`SSH_AUTH_SOCK` unless `socket` is
+ * given); fails when the layer is built if there is no agent socket.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const sshAgent = (options: {
+  readonly user: string
+  readonly socket?: string
+}): Layer.Layer<Auth, LrmsError> =>
+  Layer.effect(
+    Auth,
+    Effect.suspend(() => {
+      const socket = options.socket ?? Deno.env.get("SSH_AUTH_SOCK")
+      if (socket === undefined || socket === "") {
+        return Effect.fail(authError("sshAgent", "no ssh-agent: SSH_AUTH_SOCK is not set"))
+      }
+      return Effect.succeed(Auth.of({
+        label: `ssh-agent:${options.user}`,
+        credential: { _tag: "SshAgent", user: options.user, socket },
+        check: Effect.void,
+      }))
+    }),
+  )
+
+/**
+ * Logs in over SSH with a password, kept `Redacted` (never logged, never in an error message).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const password = (options: {
+  readonly user: string
+  readonly password: Redacted.Redacted<string> | string
+}): Layer.Layer<Auth> =>
+  Layer.succeed(
+    Auth,
+    Auth.of({
+      label: `password:${options.user}`,
+      credential: {
+        _tag: "Password",
+        user: options.user,
+        password: typeof options.password === "string"
+          ? Redacted.make(options.password)
+          : options.password,
+      },
+      check: Effect.void,
+    }),
+  )

@@ -26,7 +26,7 @@ export interface ContractOptions {
     readonly maxCores: number
   }) => Layer.Layer<Lrms.Lrms, LrmsError>
   /** The `Auth` the calls run with (default `Auth.none`). */
-  readonly auth?: Layer.Layer<Auth.Auth>
+  readonly auth?: Layer.Layer<Auth.Auth, LrmsError>
   /** Whether a full resource refuses submissions with `MaximumCapacityReached` (shellcmd). */
   readonly capacityRefusal?: boolean
   /** Whether a signal that kills the job is reported as that signal. */

@@ -1,0 +1,118 @@
+/**
+ * The test sshd started by `test/services/sshd-up.sh`: its facts, read from its env file, and the
+ * layers the SSH tests use. When the server is down, `sshd` is `undefined` and the SSH tests are
+ * registered as ignored with the reason printed once.
+ */
+import * as Layer from "effect/Layer"
+import * as SshTransport from "../backends/ssh/SshTransport.ts"
+import * as Auth from "../src/Auth.ts"
+import type { LrmsError } from "../src/LrmsError.ts"
+import type { Transport } from "../src/Transport.ts"
+
+/** What sshd-up.sh writes to its env file. */
+export interface Sshd {
+  readonly host: string
+  readonly port: number
+  readonly keyUser: string
+  readonly key: string
+  readonly rsaKey: string
+  readonly ecdsaKey: string
+  readonly pwUser: string
+  readonly password: string
+  readonly knownHosts: string
+  readonly sshConfig: string
+  readonly dir: string
+}
+
+const dir = Deno.env.get("LRMS_SSHD_DIR") ?? "/tmp/effect-lrms-sshd"
+
+const load = (): Sshd | string => {
+  let text: string
+  try {
+    text = Deno.readTextFileSync(`${dir}/env`)
+  } catch {
+    return `no test sshd (${dir}/env is missing): run test/services/sshd-up.sh as root, or ` +
+      `deno task test:services`
+  }
+  const env = new Map<string, string>()
+  for (const line of text.split("\n")) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim())
+    if (m) env.set(m[1]!, m[2]!.replace(/^'(.*)'$/, "$1"))
+  }
+  const get = (k: string) => env.get(k) ?? ""
+  const facts: Sshd = {
+    host: get("LRMS_SSH_HOST"),
+    port: Number(get("LRMS_SSH_PORT")),
+    keyUser: get("LRMS_SSH_KEY_USER"),
+    key: get("LRMS_SSH_KEY"),
+    rsaKey: get("LRMS_SSH_RSA_KEY"),
+    ecdsaKey: get("LRMS_SSH_ECDSA_KEY"),
+    pwUser: get("LRMS_SSH_PW_USER"),
+    password: get("LRMS_SSH_PASSWORD"),
+    knownHosts: get("LRMS_SSH_KNOWN_HOSTS"),
+    sshConfig: get("LRMS_SSH_CONFIG"),
+    dir,
+  }
+  // the server must also answer: a stale env file from a stopped server does not count
+  try {
+    const conn = new Deno.Command("bash", {
+      args: ["-c", `exec 3<>/dev/tcp/${facts.host}/${facts.port}`],
+    }).outputSync()
+    if (!conn.success) return `the test sshd of ${dir}/env does not answer on port ${facts.port}`
+  } catch (e) {
+    return `cannot probe the test sshd: ${e}`
+  }
+  return facts
+}
+
+const loaded = load()
+
+/** The running test sshd, or `undefined`. */
+export const sshd: Sshd | undefined = typeof loaded === "string" ? undefined : loaded
+
+/** Why the SSH tests are skipped, or `undefined` when the server is up. */
+export const skipReason: string | undefined = typeof loaded === "string" ? loaded : undefined
+
+if (skipReason !== undefined) console.warn(`SKIPPING the SSH tests: ${skipReason}`)
+
+/** Deno test options shared by the SSH tests. */
+export const sshTest = {
+  ignore: sshd === undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+} as const
+
+/** The transport to the test sshd, strict about host keys. */
+export const transport = (
+  extra: Partial<SshTransport.SshTransportConfigInput> = {},
+): Layer.Layer<Transport, LrmsError> =>
+  SshTransport.layer({
+    host: sshd?.host ?? "127.0.0.1",
+    port: sshd?.port ?? 22,
+    knownHosts: sshd?.knownHosts ?? "/nonexistent",
+    sshConfig: "/dev/null",
+    ...extra,
+  })
+
+/** Key login as the test key user. */
+export const keyAuth: Layer.Layer<Auth.Auth, LrmsError> = Auth.sshKey({
+  user: sshd?.keyUser ?? "nobody",
+  keyFile: sshd?.key ?? "/nonexistent",
+})
+
+/** Runs a command of test/services/sshd-ctl.sh (drop, stop, start). */
+export const sshdCtl = (what: "drop" | "stop" | "start"): void => {
+  const out = new Deno.Command("bash", {
+    args: [new URL("./services/sshd-ctl.sh", import.meta.url).pathname, what],
+    env: { LRMS_SSHD_DIR: dir },
+  }).outputSync()
+  if (!out.success) {
+    throw new Error(`sshd-ctl.sh ${what} failed: ${new TextDecoder().decode(out.stderr)}`)
+  }
+}
+
+/** Shorthand to merge a transport and an auth layer. */
+export const withAuth = <A, E>(
+  t: Layer.Layer<A, E>,
+  auth: Layer.Layer<Auth.Auth, LrmsError> = keyAuth,
+): Layer.Layer<A | Auth.Auth, E | LrmsError> => Layer.merge(t, auth)

@@ -1,0 +1,303 @@
+/**
+ * The SSH transport against a real OpenSSH server on loopback (test/services/sshd-up.sh), and
+ * the contract suite over Shellcmd + SshTransport. Skipped, with the reason printed, when the
+ * server is down.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Sink from "effect/Sink"
+import fc from "fast-check"
+import * as Shellcmd from "../backends/shellcmd/Shellcmd.ts"
+import * as Auth from "../src/Auth.ts"
+import * as Transfer from "../src/Transfer.ts"
+import { readFileString, Transport } from "../src/Transport.ts"
+import { runFailure, runTest, tempDir } from "./_effect.ts"
+import { keyAuth, sshd, sshTest, transport, withAuth } from "./_sshd.ts"
+import { suite } from "./contract/LrmsContract.ts"
+import { NodeContext } from "@effect/platform-node"
+import * as FileSystem from "@effect/platform/FileSystem"
+
+const test = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name: `ssh: ${name}`, ...sshTest, fn })
+
+const remoteScratch = (tag: string) => `/tmp/lrms-ssh-${tag}-${crypto.randomUUID().slice(0, 8)}`
+
+const withTransport = <A, E>(
+  body: (t: Transport["Type"]) => Effect.Effect<A, E, Auth.Auth>,
+  layer = withAuth(transport()),
+) => Effect.flatMap(Transport, body).pipe(Effect.provide(layer))
+
+// ---- the contract suite over SSH ----------------------------------------------------------
+
+suite("shellcmd+ssh", {
+  makeLayer: ({ dir, maxCores }) => {
+    const base = `.effect-lrms-test/${dir.split("/").pop()}`
+    return Shellcmd.layer({
+      name: "ssh-test",
+      architecture: ["x86_64", "aarch64"],
+      maxCores,
+      maxMemoryPerCore: "1 GiB",
+      maxWalltime: "1 hour",
+      spooldir: `~/${base}/spool`,
+      resourceDir: `~/${base}/bookkeeping`,
+    }).pipe(Layer.provide(transport()))
+  },
+  auth: keyAuth,
+  capacityRefusal: true,
+  denoTest: sshTest,
+})
+
+// ---- commands -----------------------------------------------------------------------------
+
+test("exec passes argv, stdin, env and cwd unchanged, and reports exit codes and signals", () =>
+  runTest(withTransport((t) =>
+    Effect.gen(function* () {
+      const r = yield* t.exec(
+        [
+          "sh",
+          "-c",
+          'cat; printf "|%s|%s|%s" "$1" "$GREETING" "$(pwd)"; exit 7',
+          "sh",
+          "a 'b' $c *",
+        ],
+        { stdin: "from stdin", env: { GREETING: "$HOME `id`" }, cwd: "/tmp" },
+      )
+      strictEqual(r.exitCode, 7)
+      strictEqual(r.stdout, "from stdin|a 'b' $c *|$HOME `id`|/tmp")
+      const killed = yield* t.exec(["sh", "-c", "kill -9 $$"])
+      strictEqual(killed.signal, "SIGKILL")
+      strictEqual(killed.exitCode, 137)
+      const who = yield* t.exec(["id", "-un"])
+      strictEqual(who.stdout.trim(), sshd!.keyUser)
+    })
+  )))
+
+test("a command that outlives its timeout fails with Timeout and is killed", () =>
+  runTest(withTransport((t) =>
+    Effect.gen(function* () {
+      const marker = remoteScratch("timeout")
+      const started = Date.now()
+      const e = yield* Effect.flip(
+        t.exec(["sh", "-c", `echo $$ >${marker}; exec sleep 30`], { timeout: "500 millis" }),
+      )
+      strictEqual(e.reason, "Timeout")
+      ok(Date.now() - started < 5000)
+      yield* Effect.sleep("200 millis")
+      const pid = (yield* readFileString(t, marker)).trim()
+      const ps = yield* t.exec(["ps", "-o", "stat=", "-p", pid])
+      ok(ps.stdout.trim() === "" || ps.stdout.trim().startsWith("Z"), `pid ${pid}: ${ps.stdout}`)
+      yield* t.remove(marker)
+    })
+  )))
+
+test("many concurrent commands share one connection, above sshd's MaxSessions", () =>
+  runTest(withTransport((t) =>
+    Effect.gen(function* () {
+      const results = yield* Effect.forEach(
+        Array.from({ length: 40 }, (_, i) => i),
+        (i) => t.exec(["sh", "-c", `sleep 0.2; echo ${i}`]),
+        { concurrency: "unbounded" },
+      )
+      deepStrictEqual(results.map((r) => r.stdout.trim()), results.map((_, i) => String(i)))
+      // one TCP connection from us to the server
+      const ss = yield* t.exec([
+        "sh",
+        "-c",
+        `ss -Htn state established '( sport = :${sshd!.port} )' | wc -l`,
+      ])
+      ok(Number(ss.stdout.trim()) <= 2, `established connections: ${ss.stdout.trim()}`)
+    })
+  )))
+
+// ---- host keys and credentials --------------------------------------------------------------
+
+test("an unknown host key is refused by default, naming host and fingerprint", async () => {
+  const empty = await Deno.makeTempFile()
+  try {
+    const e = await runFailure(
+      withTransport((t) => t.exec(["true"]), withAuth(transport({ knownHosts: empty }))),
+    )
+    strictEqual(e.reason, "HostKeyMismatch")
+    ok(e.message.includes(`[${sshd!.host}]:${sshd!.port}`), e.message)
+    ok(/SHA256:[A-Za-z0-9+/]{43}/.test(e.message), e.message)
+  } finally {
+    await Deno.remove(empty)
+  }
+})
+
+test("a changed host key is refused, even with accept-new", async () => {
+  const wrong = await Deno.makeTempFile()
+  try {
+    // a known_hosts line for the server with another ed25519 key
+    await Deno.writeTextFile(
+      wrong,
+      `[${sshd!.host}]:${
+        sshd!.port
+      } ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n`,
+    )
+    for (const hostKeyPolicy of ["strict", "accept-new"] as const) {
+      const e = await runFailure(withTransport(
+        (t) => t.exec(["true"]),
+        withAuth(transport({ knownHosts: wrong, hostKeyPolicy })),
+      ))
+      strictEqual(e.reason, "HostKeyMismatch")
+      ok(e.message.includes("changed"), e.message)
+    }
+  } finally {
+    await Deno.remove(wrong)
+  }
+})
+
+test("accept-new records an unknown key, then verifies it", async () => {
+  const file = await Deno.makeTempFile()
+  try {
+    await runTest(
+      withTransport(
+        (t) => t.exec(["true"]),
+        withAuth(transport({ knownHosts: file, hostKeyPolicy: "accept-new" })),
+      ),
+    )
+    const text = await Deno.readTextFile(file)
+    ok(text.startsWith(`[${sshd!.host}]:${sshd!.port} ssh-`), text)
+    await runTest(withTransport((t) => t.exec(["true"]), withAuth(transport({ knownHosts: file }))))
+  } finally {
+    await Deno.remove(file)
+  }
+})
+
+test("password login works; a wrong password fails with AuthenticationFailed, not a hang", async () => {
+  const who = await runTest(withTransport(
+    (t) => t.exec(["id", "-un"]),
+    withAuth(transport(), Auth.password({ user: sshd!.pwUser, password: sshd!.password })),
+  ))
+  strictEqual(who.stdout.trim(), sshd!.pwUser)
+  const started = Date.now()
+  const e = await runFailure(withTransport(
+    (t) => t.exec(["true"]),
+    withAuth(transport(), Auth.password({ user: sshd!.pwUser, password: "wrong" })),
+  ))
+  strictEqual(e.reason, "AuthenticationFailed")
+  ok(!e.message.includes("wrong"), "the password is not in the message")
+  ok(Date.now() - started < 15_000)
+})
+
+test("RSA keys work; ECDSA keys are refused when the layer is built, with a clear error", async () => {
+  const who = await runTest(withTransport(
+    (t) => t.exec(["id", "-un"]),
+    withAuth(transport(), Auth.sshKey({ user: sshd!.keyUser, keyFile: sshd!.rsaKey })),
+  ))
+  strictEqual(who.stdout.trim(), sshd!.keyUser)
+  const e = await runFailure(
+    Effect.provide(Auth.Auth, Auth.sshKey({ user: sshd!.keyUser, keyFile: sshd!.ecdsaKey })),
+  )
+  strictEqual(e.reason, "AuthenticationFailed")
+  ok(e.message.includes("ECDSA"), e.message)
+})
+
+test("ProxyJump from the ssh config: a real hop through the first connection", () =>
+  runTest(withTransport(
+    (t) =>
+      Effect.gen(function* () {
+        const r = yield* t.exec(["sh", "-c", "echo $SSH_CONNECTION"])
+        ok(r.stdout.trim().length > 0)
+      }),
+    withAuth(transport({ host: "lrms-jump", port: undefined, sshConfig: sshd?.sshConfig ?? "" })),
+  )))
+
+// ---- files ----------------------------------------------------------------------------------
+
+test("property: put then get of any tree gives back the same bytes", () =>
+  runTest(Effect.gen(function* () {
+    const local = yield* tempDir("lrms-ssh-tree-")
+    yield* Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.dictionary(
+            fc.array(
+              fc.oneof(
+                fc.stringMatching(/^[a-zA-Z0-9 ._'"$-]{1,8}$/),
+                fc.constantFrom("ü", "空 白", "it's", '"q"', "a b"),
+              ).filter((s) => s !== "." && s !== ".." && !s.includes("/")),
+              { minLength: 1, maxLength: 3 },
+            ).map((p) => p.join("/")),
+            fc.uint8Array({ maxLength: 70_000 }),
+            { maxKeys: 6 },
+          ),
+          async (tree) => {
+            const id = crypto.randomUUID().slice(0, 8)
+            const src = `${local}/src-${id}`
+            const back = `${local}/back-${id}`
+            Deno.mkdirSync(src)
+            // a name used as a file and as a directory cannot coexist: keep the first
+            const written = new Map<string, Uint8Array>()
+            for (const [p, bytes] of Object.entries(tree)) {
+              const parts = p.split("/")
+              const clash = [...written.keys()].some((w) =>
+                w.startsWith(p + "/") ||
+                parts.some((_, i) => written.has(parts.slice(0, i + 1).join("/")))
+              )
+              if (clash) continue
+              Deno.mkdirSync(`${src}/${parts.slice(0, -1).join("/")}`, { recursive: true })
+              Deno.writeFileSync(`${src}/${p}`, bytes)
+              written.set(p, bytes)
+            }
+            const remote = remoteScratch("tree")
+            await Effect.runPromise(withTransport((t) =>
+              Effect.gen(function* () {
+                yield* t.put(src, remote)
+                yield* t.get(remote, back)
+                yield* t.remove(remote, { recursive: true })
+              })
+            ))
+            for (const [p, bytes] of written) {
+              deepStrictEqual(Deno.readFileSync(`${back}/${p}`), bytes)
+            }
+            return true
+          },
+        ),
+        { numRuns: 15 },
+      )
+    )
+  })))
+
+test("property: peek over SFTP equals the byte slice", () =>
+  runTest(Effect.gen(function* () {
+    const remote = remoteScratch("peek")
+    const bytes = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7919 + (i >> 8)) & 0xff)
+    yield* withTransport((t) => t.writeFile(remote, bytes))
+    const fs = yield* Effect.provide(FileSystem.FileSystem, NodeContext.layer)
+    yield* Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: -120_000, max: 120_000 }),
+          fc.option(fc.nat({ max: 120_000 }), { nil: undefined }),
+          async (offset, size) => {
+            const chunks: Array<Uint8Array> = []
+            const n = await Effect.runPromise(withTransport((t) =>
+              Transfer.peek(
+                t,
+                fs,
+                remote,
+                Sink.forEach((c: Uint8Array) => Effect.sync(() => chunks.push(c))),
+                {
+                  offset,
+                  ...(size !== undefined ? { size } : {}),
+                },
+              )
+            ))
+            const start = offset >= 0
+              ? Math.min(offset, bytes.length)
+              : Math.max(0, bytes.length + offset)
+            const expected = bytes.slice(start, size === undefined ? undefined : start + size)
+            strictEqual(n, expected.length)
+            deepStrictEqual(Transfer.concatChunks(Chunk.fromIterable(chunks)), expected)
+            return true
+          },
+        ),
+        { numRuns: 40 },
+      )
+    )
+    yield* withTransport((t) => t.remove(remote))
+  })))
