@@ -215,6 +215,12 @@ interface Target {
   readonly identityFiles: ReadonlyArray<string>
 }
 
+/** How a refused channel open is retried: 10 ms growing to 500 ms, 30 times at most. */
+const channelRetry = Schedule.exponential("10 millis").pipe(
+  Schedule.either(Schedule.spaced("500 millis")),
+  Schedule.intersect(Schedule.recurs(30)),
+)
+
 /** The cipher preference: chacha20-poly1305 first, then AES (GCM, CTR). */
 const ciphers = [
   "chacha20-poly1305@openssh.com",
@@ -749,18 +755,18 @@ export const make = (
             fail("InvalidArgument", "exec", "an environment variable name is invalid"),
           )
         }
-        const run = withConnection((conn) =>
-          conn.channels.withPermits(1)(runChannel(conn, command, options)).pipe(
-            // sshd refuses channels beyond MaxSessions: wait and try again
-            Effect.retry({
-              schedule: Schedule.exponential("10 millis").pipe(
-                Schedule.either(Schedule.spaced("500 millis")),
-                Schedule.intersect(Schedule.recurs(30)),
-              ),
-              while: (e) => e.cause === "channel-refused",
-            }),
+        const run = withConnection((conn) => {
+          const attempt = conn.channels.withPermits(1)(runChannel(conn, command, options))
+          // sshd refuses channels beyond MaxSessions (other clients of the same user count):
+          // wait and try again; the retry schedule is built only when it is needed
+          return attempt.pipe(
+            Effect.catchIf((e) => e.cause === "channel-refused", () =>
+              attempt.pipe(Effect.retry({
+                schedule: channelRetry,
+                while: (e) => e.cause === "channel-refused",
+              }))),
           )
-        )
+        })
         if (options.timeout === undefined) return run
         return run.pipe(Effect.timeoutFail({
           duration: options.timeout,
