@@ -301,3 +301,44 @@ test("property: peek over SFTP equals the byte slice", () =>
     )
     yield* withTransport((t) => t.remove(remote))
   })))
+
+test("files above the threshold go through OpenSSH scp, with the same host-key check", () =>
+  runTest(Effect.gen(function* () {
+    const local = yield* tempDir("lrms-ssh-bulk-")
+    const bytes = Uint8Array.from({ length: 9 * 1024 * 1024 + 17 }, (_, i) => (i * 31 + 7) & 0xff)
+    Deno.writeFileSync(`${local}/big`, bytes)
+    const remote = remoteScratch("bulk")
+    const log = () => Deno.readTextFileSync(`${sshd!.dir}/sshd.log`)
+    const before = log().length
+    yield* withTransport((t) =>
+      Effect.gen(function* () {
+        yield* t.put(`${local}/big`, remote)
+        yield* t.get(remote, `${local}/back`)
+        yield* t.remove(remote)
+      })
+    )
+    deepStrictEqual(Deno.readFileSync(`${local}/back`), bytes)
+    // scp logs in on a connection of its own, with the key (a second "Accepted publickey")
+    const accepted = log().slice(before).match(/Accepted publickey for/g)?.length ?? 0
+    ok(accepted >= 2, `logins seen: ${accepted}`)
+    // with a known_hosts file that has another key for the host, scp refuses too (a put of one
+    // file reaches the host only through scp), and "ignore" is passed on to it as well
+    const wrong = `${local}/known_hosts`
+    Deno.writeTextFileSync(
+      wrong,
+      `[${sshd!.host}]:${sshd!.port} ssh-ed25519 ` +
+        "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n",
+    )
+    const e = yield* Effect.flip(
+      withTransport(
+        (t) => t.put(`${local}/big`, remote),
+        withAuth(transport({ knownHosts: wrong })),
+      ),
+    )
+    ok(e.message.includes("scp"), e.message)
+    yield* withTransport(
+      (t) => Effect.zipRight(t.put(`${local}/big`, remote), t.remove(remote)),
+      withAuth(transport({ knownHosts: wrong, hostKeyPolicy: "ignore" })),
+    )
+    strictEqual(e.reason, "HostKeyMismatch")
+  })))

@@ -14,7 +14,9 @@
  * `UserKnownHostsFile`.
  *
  * Commands are argv arrays, quoted word by word with `Shell.quote` for the remote login shell,
- * which must be a POSIX shell (sh, bash, dash, ksh, zsh).
+ * which must be a POSIX shell (sh, bash, dash, ksh, zsh). Files above `bulkThreshold` (8 MiB) are
+ * copied by the system's OpenSSH `scp` when it can do so with the same trust and credential
+ * (`bulkCopy: "auto"`, see `OpenSshCopy`); `bulkCopy: "ssh2"` keeps every copy in ssh2.
  *
  * @example
  * ```ts ignore
@@ -64,6 +66,7 @@ import {
   type TransportShape,
 } from "../../src/Transport.ts"
 import * as KnownHosts from "./KnownHosts.ts"
+import * as OpenSshCopy from "./OpenSshCopy.ts"
 import * as SshConfig from "./SshConfig.ts"
 
 const BACKEND = "ssh"
@@ -104,6 +107,11 @@ export const SshTransportConfig: Schema.Struct<{
   connectTimeout: Schema.optional<typeof Quantity.DurationFromInput>
   keepaliveInterval: Schema.optional<typeof Quantity.DurationFromInput>
   maxChannels: Schema.optionalWith<Schema.filter<typeof Schema.Int>, { default: () => number }>
+  bulkCopy: Schema.optionalWith<Schema.Literal<["auto", "ssh2"]>, { default: () => "auto" }>
+  bulkThreshold: Schema.optionalWith<
+    typeof Quantity.MemoryFromInput,
+    { default: () => Quantity.Memory }
+  >
 }> = Schema.Struct({
   host: Schema.String,
   port: Schema.optional(Schema.Int.pipe(Schema.between(1, 65535))),
@@ -113,6 +121,10 @@ export const SshTransportConfig: Schema.Struct<{
   connectTimeout: Schema.optional(Quantity.DurationFromInput),
   keepaliveInterval: Schema.optional(Quantity.DurationFromInput),
   maxChannels: Schema.optionalWith(Schema.Int.pipe(Schema.between(2, 64)), { default: () => 8 }),
+  bulkCopy: Schema.optionalWith(Schema.Literal("auto", "ssh2"), { default: () => "auto" as const }),
+  bulkThreshold: Schema.optionalWith(Quantity.MemoryFromInput, {
+    default: () => Quantity.memory(8 * 1024 * 1024),
+  }),
 })
 
 /**
@@ -200,7 +212,23 @@ const onConnection = <A>(
       resume(effect)
     }
     conn.waiters.add(onLost)
-    const cancel = register(finish)
+    let cancel: Effect.Effect<void> | void = undefined
+    try {
+      cancel = register(finish)
+    } catch (e) {
+      // ssh2 throws ("Not connected") when the connection went away under us
+      finish(Effect.fail(
+        new LrmsError({
+          reason: /not connected|no response|closed/i.test(String(e))
+            ? "ConnectionLost"
+            : "CommandFailed",
+          backend: BACKEND,
+          operation: "ssh",
+          description: e instanceof Error ? e.message : String(e),
+          cause: e,
+        }),
+      ))
+    }
     return Effect.suspend(() => {
       done = true
       conn.waiters.delete(onLost)
@@ -537,18 +565,22 @@ export const make = (
 
     const forward = (via: ssh2.Client, target: Target) =>
       Effect.async<NodeJS.ReadableStream & NodeJS.WritableStream, LrmsError>((resume) => {
-        via.forwardOut("127.0.0.1", 0, target.host, target.port, (err, stream) => {
-          if (err) {
-            resume(Effect.fail(fail(
-              "ConnectionLost",
-              "connect",
-              `cannot reach ${target.host}:${target.port} through the jump host: ${err.message}`,
-              err,
-            )))
-          } else {resume(
-              Effect.succeed(stream as unknown as NodeJS.ReadableStream & NodeJS.WritableStream),
-            )}
-        })
+        try {
+          via.forwardOut("127.0.0.1", 0, target.host, target.port, (err, stream) => {
+            if (err) {
+              resume(Effect.fail(fail(
+                "ConnectionLost",
+                "connect",
+                `cannot reach ${target.host}:${target.port} through the jump host: ${err.message}`,
+                err,
+              )))
+            } else {resume(
+                Effect.succeed(stream as unknown as NodeJS.ReadableStream & NodeJS.WritableStream),
+              )}
+          })
+        } catch (e) {
+          resume(Effect.fail(fail("ConnectionLost", "connect", `jump host: ${String(e)}`, e)))
+        }
       })
 
     const connections = new Map<Credential, Connection>()
@@ -966,10 +998,50 @@ export const make = (
     const rename = (from: string, to: string) =>
       sftpCall<void>("rename", `${from} -> ${to}`, (s, cb) => s.ext_openssh_rename(from, to, cb))
 
+    // ---- bulk copies through OpenSSH's scp ------------------------------------------------
+    const scp = config.bulkCopy === "auto" ? OpenSshCopy.findScp() : undefined
+
+    /** The scp argv for a copy with the caller's credential, when scp can make it. */
+    const scpFor = (direction: "get" | "put", local: string, remote: string) =>
+      Effect.map(Auth, (auth): ReadonlyArray<string> | undefined => {
+        if (scp === undefined || resolved.proxyJump.length > 0) return undefined
+        const c = auth.credential
+        const agentEnv = Deno.env.get("SSH_AUTH_SOCK") || undefined
+        const identity = c._tag === "SshKey"
+          ? (c.passphrase === undefined ? { files: [c.keyFile], agent: undefined } : undefined)
+          : c._tag === "SshAgent"
+          ? { files: [], agent: c.socket ?? agentEnv }
+          : c._tag === "None"
+          ? {
+            files: (resolved.identityFiles.length > 0
+              ? resolved.identityFiles
+              : [`${home()}/.ssh/id_ed25519`, `${home()}/.ssh/id_rsa`]).filter((f) =>
+                readIfExists(f) !== undefined
+              ),
+            agent: agentEnv,
+          }
+          : undefined // a password: OpenSSH would prompt for it
+        if (identity === undefined) return undefined
+        const argv = OpenSshCopy.scpArgv({
+          direction,
+          host: resolved.hostName,
+          port,
+          user: c._tag === "None" ? resolved.user ?? localUser() : c.user,
+          identityFiles: identity.files,
+          agent: identity.agent,
+          knownHostsFiles,
+          hostKeyPolicy: config.hostKeyPolicy,
+          connectTimeout: connectTimeoutMs / 1000,
+          local,
+          remote,
+        })
+        return argv === undefined ? undefined : [scp, ...argv.slice(1)]
+      })
+
     /** 64 requests of 64 KiB in flight: measured best on loopback (see bench/ssh.ts). */
     const transferOptions = { concurrency: 64, chunkSize: 65536 }
 
-    const putFile = (local: string, remote: string) =>
+    const putFileSsh2 = (local: string, remote: string) =>
       sftpCall<void>(
         "put",
         `${local} -> ${remote}`,
@@ -980,32 +1052,61 @@ export const make = (
      * Downloads one file under a temporary name beside its target, renamed into place once
      * whole: an interrupted transfer leaves no partial file.
      */
-    const getFile = (remote: string, local: string) => {
+    const getFile = (remote: string, local: string, size: number) => {
       const slash = local.lastIndexOf("/")
       const temp = `${local.slice(0, slash + 1)}.${local.slice(slash + 1)}.lrms-part-${
         crypto.randomUUID().slice(0, 8)
       }`
-      return sftpCall<void>(
-        "get",
-        `${remote} -> ${local}`,
-        (s, cb) => s.fastGet(remote, temp, transferOptions, cb),
-      ).pipe(
+      const copy =
+        (size < config.bulkThreshold ? Effect.succeed(undefined) : scpFor("get", temp, remote))
+          .pipe(Effect.flatMap((argv) =>
+            argv !== undefined ? OpenSshCopy.run(argv, `get ${remote}`) : sftpCall<void>(
+              "get",
+              `${remote} -> ${local}`,
+              (s, cb) =>
+                s.fastGet(remote, temp, transferOptions, cb),
+            )
+          ))
+      return copy.pipe(
         Effect.zipRight(
-          Effect.try({ try: () => Deno.renameSync(temp, local), catch: wrap("get", local) }),
+          Effect.try({
+            try: () =>
+              Deno.renameSync(temp, local),
+            catch: wrap("get", local),
+          }),
         ),
         Effect.onExit((exit) =>
           exit._tag === "Success" ? Effect.void : Effect.sync(() => {
             try {
               Deno.removeSync(temp)
-            } catch { /* never created, or already gone */ }
+            } catch {
+              /* never created, or already gone */
+            }
           })
         ),
       )
     }
 
+    const putFile = (local: string, remote: string) =>
+      Effect.flatMap(
+        Effect.try({
+          try: () => Deno.statSync(local).size,
+          catch: wrap("put", local),
+        }),
+        (size) =>
+          size < config.bulkThreshold ? Effect.succeed(undefined) : scpFor("put", local, remote),
+      ).pipe(
+        Effect.flatMap((argv) =>
+          argv !== undefined ? OpenSshCopy.run(argv, `put ${remote}`) : putFileSsh2(local, remote)
+        ),
+      )
+
     const put = (local: string, remote: string): Effect.Effect<void, LrmsError, Auth> =>
       Effect.flatMap(
-        Effect.try({ try: () => Deno.statSync(local), catch: wrap("put", local) }),
+        Effect.try({
+          try: () => Deno.statSync(local),
+          catch: wrap("put", local),
+        }),
         (info) =>
           info.isDirectory
             ? mkdir(remote, { recursive: true }).pipe(
@@ -1046,7 +1147,7 @@ export const make = (
               )
             ),
           )
-          : getFile(remote, local))
+          : getFile(remote, local, info.size))
 
     let homeDirectory: string | undefined
     const shape: TransportShape = {
