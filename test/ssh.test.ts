@@ -342,3 +342,34 @@ test("files above the threshold go through OpenSSH scp, with the same host-key c
     )
     strictEqual(e.reason, "HostKeyMismatch")
   })))
+
+test("an ssh-agent holding the key logs in (Auth.sshAgent)", async () => {
+  const dir = await Deno.makeTempDir()
+  const socket = `${dir}/agent.sock`
+  const agent = new Deno.Command("ssh-agent", {
+    args: ["-D", "-a", socket],
+    stdout: "null",
+    stderr: "null",
+  })
+    .spawn()
+  try {
+    for (let i = 0; i < 50 && !(await Deno.stat(socket).then(() => true, () => false)); i++) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const add = await new Deno.Command("ssh-add", {
+      args: [sshd!.key],
+      env: { SSH_AUTH_SOCK: socket },
+    })
+      .output()
+    strictEqual(add.code, 0, new TextDecoder().decode(add.stderr))
+    const who = await runTest(withTransport(
+      (t) => t.exec(["id", "-un"]),
+      withAuth(transport(), Auth.sshAgent({ user: sshd!.keyUser, socket })),
+    ))
+    strictEqual(who.stdout.trim(), sshd!.keyUser)
+  } finally {
+    agent.kill("SIGTERM")
+    await agent.status
+    await Deno.remove(dir, { recursive: true })
+  }
+})
