@@ -10,6 +10,7 @@
  * @module
  */
 import { createHash, createHmac } from "node:crypto"
+import { wildcard } from "./internal/wildcard.ts"
 
 /**
  * One usable line of a `known_hosts` file.
@@ -150,32 +151,6 @@ export const parse = (text: string): ReadonlyArray<KnownHostLine> => {
  */
 export const hostString = (host: string, port: number): string =>
   port === 22 ? host : `[${host}]:${port}`
-
-/** OpenSSH's `match_pattern`: `*` is any run of characters, `?` exactly one. */
-const wildcard = (text: string, pattern: string): boolean => {
-  // iterative matcher with backtracking on the last `*` (linear in practice, no regex)
-  let t = 0
-  let p = 0
-  let star = -1
-  let mark = 0
-  while (t < text.length) {
-    const c = pattern[p]
-    if (c === "*") {
-      star = p++
-      mark = t
-    } else if (c !== undefined && (c === "?" || c === text[t])) {
-      p++
-      t++
-    } else if (star !== -1) {
-      p = star + 1
-      t = ++mark
-    } else {
-      return false
-    }
-  }
-  while (pattern[p] === "*") p++
-  return p === pattern.length
-}
 
 const hashedMatches = (entry: string, target: string): boolean => {
   // |1|base64(salt)|base64(HMAC-SHA1(salt, host))
