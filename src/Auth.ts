@@ -22,6 +22,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as SshKey from "./internal/sshKey.ts"
 import { LrmsError } from "./LrmsError.ts"
 
 /**
@@ -40,6 +41,8 @@ export type Credential =
     readonly keyFile: string
     /** The key's passphrase, if it has one. */
     readonly passphrase?: Redacted.Redacted<string>
+    /** The key itself, when it had to be re-encoded (an ECDSA key, see `sshKey`). */
+    readonly key?: Redacted.Redacted<string>
   }
   | {
     readonly _tag: "SshAgent"
@@ -147,47 +150,14 @@ const authError = (operation: string, description: string, cause?: unknown) =>
  * @since 0.1.0
  * @category ssh
  */
-export const privateKeyType = (text: string): string | undefined => {
-  if (/-----BEGIN EC PRIVATE KEY-----/.test(text)) return "ecdsa"
-  if (/-----BEGIN RSA PRIVATE KEY-----/.test(text)) return "ssh-rsa"
-  if (/-----BEGIN DSA PRIVATE KEY-----/.test(text)) return "ssh-dss"
-  const m = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/
-    .exec(text)
-  if (m === null) return undefined
-  let bytes: Uint8Array
-  try {
-    bytes = Uint8Array.from(atob(m[1]!.replace(/\s+/g, "")), (c) => c.charCodeAt(0))
-  } catch {
-    return undefined
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const magic = "openssh-key-v1\0"
-  let at = magic.length
-  const readString = (): Uint8Array | undefined => {
-    if (at + 4 > bytes.length) return undefined
-    const n = view.getUint32(at)
-    if (at + 4 + n > bytes.length) return undefined
-    const s = bytes.subarray(at + 4, at + 4 + n)
-    at += 4 + n
-    return s
-  }
-  readString() // cipher
-  readString() // kdf
-  readString() // kdf options
-  if (at + 4 > bytes.length) return undefined
-  at += 4 // number of keys
-  const publicKey = readString()
-  if (publicKey === undefined || publicKey.length < 4) return undefined
-  const pv = new DataView(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength)
-  const n = pv.getUint32(0)
-  return new TextDecoder().decode(publicKey.subarray(4, 4 + n))
-}
+export const privateKeyType: (text: string) => string | undefined = SshKey.privateKeyType
 
 /**
- * Logs in over SSH with a private key file (ed25519 or RSA; an optional passphrase is kept
+ * Logs in over SSH with a private key file (ed25519, RSA or ECDSA; an optional passphrase is kept
  * `Redacted`). The file is read and its type checked when the layer is built: a missing or
- * unreadable file fails with `AuthenticationFailed`, and an ECDSA key is refused there with a
- * clear message, because ssh2 cannot sign with ECDSA keys under Deno.
+ * unreadable file fails with `AuthenticationFailed`. An unencrypted ECDSA key is re-encoded with
+ * a fixed-length scalar (as OpenSSH writes it, ssh2 under Deno cannot sign with about a third of
+ * them); an encrypted ECDSA key is refused there with a clear message.
  *
  * @since 0.1.0
  * @category layers
@@ -213,12 +183,19 @@ export const sshKey = (options: {
       if (type === undefined) {
         return yield* authError("sshKey", `${options.keyFile} is not a private key file`)
       }
+      let key: Redacted.Redacted<string> | undefined
       if (type.startsWith("ecdsa")) {
-        return yield* authError(
-          "sshKey",
-          `${options.keyFile} is an ECDSA key (${type}); ECDSA client keys are not supported ` +
-            `under Deno (ssh2 cannot sign with them there): use an ed25519 or RSA key`,
-        )
+        const usable = SshKey.ecdsaForSsh2(text)
+        if (usable === undefined) {
+          return yield* authError(
+            "sshKey",
+            `${options.keyFile} is an ${
+              SshKey.isEncrypted(text) ? "encrypted " : ""
+            }ECDSA key (${type}) that ssh2 cannot sign with under Deno: use an ed25519 or RSA ` +
+              `key, or an unencrypted P-256/P-384 ECDSA key in OpenSSH format`,
+          )
+        }
+        key = Redacted.make(usable)
       }
       const passphrase = options.passphrase === undefined
         ? undefined
@@ -232,6 +209,7 @@ export const sshKey = (options: {
           user: options.user,
           keyFile: options.keyFile,
           ...(passphrase !== undefined ? { passphrase } : {}),
+          ...(key !== undefined ? { key } : {}),
         },
         check: Effect.void,
       })

@@ -183,17 +183,32 @@ test("password login works; a wrong password fails with AuthenticationFailed, no
   ok(Date.now() - started < 15_000)
 })
 
-test("RSA keys work; ECDSA keys are refused when the layer is built, with a clear error", async () => {
-  const who = await runTest(withTransport(
-    (t) => t.exec(["id", "-un"]),
-    withAuth(transport(), Auth.sshKey({ user: sshd!.keyUser, keyFile: sshd!.rsaKey })),
-  ))
-  strictEqual(who.stdout.trim(), sshd!.keyUser)
-  const e = await runFailure(
-    Effect.provide(Auth.Auth, Auth.sshKey({ user: sshd!.keyUser, keyFile: sshd!.ecdsaKey })),
-  )
-  strictEqual(e.reason, "AuthenticationFailed")
-  ok(e.message.includes("ECDSA"), e.message)
+test("RSA and ECDSA keys log in; an encrypted ECDSA key is refused when the layer is built", async () => {
+  for (const keyFile of [sshd!.rsaKey, sshd!.ecdsaKey]) {
+    const who = await runTest(withTransport(
+      (t) => t.exec(["id", "-un"]),
+      withAuth(transport(), Auth.sshKey({ user: sshd!.keyUser, keyFile })),
+    ))
+    strictEqual(who.stdout.trim(), sshd!.keyUser, keyFile)
+  }
+  const dir = await Deno.makeTempDir()
+  try {
+    const keygen = await new Deno.Command("ssh-keygen", {
+      args: ["-q", "-t", "ecdsa", "-N", "a passphrase", "-f", `${dir}/key`],
+    }).output()
+    strictEqual(keygen.code, 0)
+    const e = await runFailure(
+      Effect.provide(
+        Auth.Auth,
+        Auth.sshKey({ user: sshd!.keyUser, keyFile: `${dir}/key`, passphrase: "a passphrase" }),
+      ),
+    )
+    strictEqual(e.reason, "AuthenticationFailed")
+    ok(e.message.includes("encrypted ECDSA"), e.message)
+    ok(!e.message.includes("a passphrase"), "the passphrase is not in the message")
+  } finally {
+    await Deno.remove(dir, { recursive: true })
+  }
 })
 
 test("ProxyJump from the ssh config: a real hop through the first connection", () =>

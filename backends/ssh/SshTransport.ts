@@ -408,12 +408,14 @@ export const make = (
         switch (credential._tag) {
           case "SshKey":
             methods.push(
-              yield* keyFromFile(
-                credential.keyFile,
-                credential.passphrase === undefined
-                  ? undefined
-                  : Redacted.value(credential.passphrase),
-              ),
+              credential.key !== undefined
+                ? { type: "publickey", username: user, key: Redacted.value(credential.key) }
+                : yield* keyFromFile(
+                  credential.keyFile,
+                  credential.passphrase === undefined
+                    ? undefined
+                    : Redacted.value(credential.passphrase),
+                ),
             )
             break
           case "SshAgent":
