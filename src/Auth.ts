@@ -18,6 +18,7 @@
  * @since 0.1.0
  * @module
  */
+import { createHash } from "node:crypto"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -126,6 +127,31 @@ export const authenticated = (
       ),
       Effect.zipRight(self),
     ))
+
+/**
+ * A key that is equal for equal credentials (and never contains a secret: a password or
+ * passphrase enters it only as a SHA-256 digest), so connections and per-user caches can be
+ * shared by every `Auth` layer built from the same credential.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const credentialKey = (credential: Credential): string => {
+  const digest = (secret: Redacted.Redacted<string>) =>
+    createHash("sha256").update(Redacted.value(secret)).digest("hex").slice(0, 32)
+  switch (credential._tag) {
+    case "None":
+      return "none"
+    case "SshKey":
+      return `key:${credential.user}:${credential.keyFile}:${
+        credential.passphrase === undefined ? "" : digest(credential.passphrase)
+      }`
+    case "SshAgent":
+      return `agent:${credential.user}:${credential.socket ?? ""}`
+    case "Password":
+      return `password:${credential.user}:${digest(credential.password)}`
+  }
+}
 
 /**
  * The user name a credential logs in as, if it names one.

@@ -139,6 +139,11 @@ export interface Implementation extends
   }
   /** Releases what the backend holds. */
   readonly close?: Effect.Effect<void>
+  /**
+   * Runs before `submitJob`'s shared checks: a backend that learns its limits from the resource
+   * (shellcmd's `override`) reads them here, so the checks see them.
+   */
+  readonly prepare?: Effect.Effect<void, LrmsError, Auth>
 }
 
 const fail = (
@@ -259,7 +264,8 @@ export const make = (impl: Implementation): LrmsShape => {
     protocols: impl.protocols,
     validateData: TransferUrl.validate(impl.protocols),
     submitJob: (app) =>
-      checkApplication(impl.resource, impl.protocols, app).pipe(
+      (impl.prepare ?? Effect.void).pipe(
+        Effect.zipRight(Effect.suspend(() => checkApplication(impl.resource, impl.protocols, app))),
         Effect.zipRight(impl.submitJob(app)),
         guard("submitJob"),
       ),

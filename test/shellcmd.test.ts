@@ -129,10 +129,10 @@ test("a reused pid is not taken for the job", () =>
       const job = yield* Lrms.submitJob(yield* make({ arguments: ["sleep", "300"] }))
       const running = yield* Lrms.updateJobState(job)
       // Pretend the job's pid now belongs to another process: this test's own Deno process,
-      // which started long before the wrapper did.
+      // whose start comes after the (pretended) start of the wrapper an hour ago.
       const reused = Job.update(running, {
         nativeId: String(Deno.pid),
-        backendData: { ...running.backendData, wrapperStart: Date.now() / 1000 + 3600 },
+        backendData: { ...running.backendData, wrapperStart: Date.now() / 1000 - 3600 },
       })
       yield* Effect.sleep("50 millis")
       const seen = yield* Lrms.updateJobState(reused)
@@ -302,3 +302,31 @@ test("the job's environment cannot change what the wrapper does", () =>
       strictEqual(Deno.readTextFileSync(`${done.remoteDir}/out.txt`), "/nonexistent|0\n")
       yield* Lrms.free(done)
     }))))
+
+test("a program is always run, never a shell builtin of the wrapper", () =>
+  runTest(withLocal(2, () =>
+    Effect.gen(function* () {
+      const done = yield* Lrms.awaitTermination(
+        yield* Lrms.submitJob(yield* make({ arguments: ["exit", "3"] })),
+      )
+      strictEqual(done.state, "TERMINATING")
+      strictEqual(done.termination?.exitCode, 127, "there is no program called exit")
+      yield* Lrms.free(done)
+    }), { gnuTime: false })))
+
+test("layerLocal: the first submission already sees the host's cores", () =>
+  runTest(Effect.gen(function* () {
+    const dir = yield* tempDir("lrms-local-first-")
+    const cores = navigator.hardwareConcurrency
+    const done = yield* Effect.gen(function* () {
+      const job = yield* Lrms.submitJob(
+        yield* make({ arguments: ["true"], requestedCores: cores }),
+      )
+      return yield* Lrms.awaitTermination(job)
+    }).pipe(
+      Effect.provide(Shellcmd.layerLocal({ spooldir: `${dir}/spool`, resourceDir: `${dir}/bk` })),
+      Effect.provide(Auth.none),
+    )
+    strictEqual(done.termination?.exitCode, 0)
+    strictEqual(done.usage?.cores, cores)
+  })))

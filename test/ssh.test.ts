@@ -388,3 +388,23 @@ test("an ssh-agent holding the key logs in (Auth.sshAgent)", async () => {
     await Deno.remove(dir, { recursive: true })
   }
 })
+
+test("each credential has its own home; equal credentials share one connection", () =>
+  runTest(Effect.gen(function* () {
+    const pw = Auth.password({ user: sshd!.pwUser, password: sshd!.password })
+    yield* Effect.gen(function* () {
+      const t = yield* Transport
+      const keyHome = yield* t.homeDirectory.pipe(Effect.provide(keyAuth))
+      const pwHome = yield* t.homeDirectory.pipe(Effect.provide(pw))
+      strictEqual(keyHome, `/home/${sshd!.keyUser}`)
+      strictEqual(pwHome, `/home/${sshd!.pwUser}`)
+      // three Auth layers built from the same key: one connection between them
+      for (let i = 0; i < 3; i++) yield* t.exec(["true"]).pipe(Effect.provide(keyAuth))
+      const ss = yield* t.exec([
+        "sh",
+        "-c",
+        `ss -Htnp state established '( dport = :${sshd!.port} )' 2>/dev/null | wc -l`,
+      ]).pipe(Effect.provide(keyAuth))
+      ok(Number(ss.stdout.trim()) <= 2, `connections: ${ss.stdout.trim()}`)
+    }).pipe(Effect.provide(transport()))
+  })))

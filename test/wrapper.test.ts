@@ -112,7 +112,7 @@ Deno.test("render: the shape of the script", () => {
   const run =
     `(export FOO='bar baz'; exec ${quote("/usr/bin/time")} -o ${
       quote(`/tmp/spool/job dir 'x'/.lrms/${Wrapper.Files.usage}`)
-    } -f ${quote(GnuTime.FORMAT)} '/bin/echo' 'a b' 'it'\\''s' '$HOME' <'in.txt' ` +
+    } -f ${quote(GnuTime.FORMAT)} -- '/bin/echo' 'a b' 'it'\\''s' '$HOME' <'in.txt' ` +
     `>'logs/out.txt' 2>'err.txt')\n`
   ok(script.includes(run), script)
   ok(lines.includes(`: >${quote("/tmp/book keeping/j1.done")}`), "marks the job done")
@@ -126,10 +126,11 @@ Deno.test("render: the shape of the script", () => {
 
 Deno.test("render: without GNU time, no stdin/stdout, and join", () => {
   const bare = Wrapper.render(spec(make({ arguments: ["true"] }), { timeCmd: undefined }))
-  ok(bare.split("\n").includes("'true' </dev/null >/dev/null 2>/dev/null"), bare)
+  // a program, never a builtin of the wrapper shell: always exec'd in a subshell
+  ok(bare.split("\n").includes("(exec 'true' </dev/null >/dev/null 2>/dev/null)"), bare)
   ok(!bare.includes("/usr/bin/time"))
   const joined = Wrapper.render(spec(make({ arguments: ["x"], stdout: "o", join: true })))
-  match(joined, /'x' <\/dev\/null >'o' 2>&1\n/)
+  match(joined, /'x' <\/dev\/null >'o' 2>&1\)\n/)
 })
 
 const noNul = (s: string) => !s.includes("\0")

@@ -161,8 +161,7 @@ export const isAlive = (
 ): boolean => {
   if (row === undefined) return false
   if (row.stat.startsWith("Z") || row.stat.startsWith("X")) return false
-  if (startedAt === undefined || row.startedAt === undefined) return true
-  return Math.abs(row.startedAt - startedAt) <= tolerance
+  return sameStart(row, startedAt, tolerance)
 }
 
 /**
@@ -180,8 +179,11 @@ export const psPidsArgv = (pids: ReadonlyArray<number>): ReadonlyArray<string> =
 ]
 
 /**
- * Tells whether a row's start time is within `tolerance` seconds of `startedAt` (true when
- * either is unknown): the same process, not another one that reused the pid.
+ * Tells whether a row can be the process that wrote its start marker at `startedAt` (true when
+ * either time is unknown): it must have started no later than `tolerance` seconds after it. A
+ * process that reused the pid started later; a check in the other direction would only add
+ * false alarms (`lstart` has whole seconds, and the marker's mtime may come from another clock,
+ * an NFS server's).
  *
  * @since 0.1.0
  * @category processes
@@ -191,5 +193,4 @@ export const sameStart = (
   startedAt: number | undefined,
   tolerance = 2,
 ): boolean =>
-  startedAt === undefined || row.startedAt === undefined ||
-  Math.abs(row.startedAt - startedAt) <= tolerance
+  startedAt === undefined || row.startedAt === undefined || row.startedAt <= startedAt + tolerance

@@ -50,7 +50,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { Application } from "../../src/Application.ts"
-import type { Auth } from "../../src/Auth.ts"
+import { Auth, credentialKey } from "../../src/Auth.ts"
 import * as Batcher from "../../src/internal/batcher.ts"
 import { decodeOrFail } from "../../src/internal/decode.ts"
 import * as Job from "../../src/Job.ts"
@@ -68,6 +68,9 @@ import * as Processes from "./Processes.ts"
 import * as Wrapper from "./Wrapper.ts"
 
 const BACKEND = "shellcmd"
+
+/** A reservation whose record nobody rewrote for this long lost its submitter. */
+const STALE_RESERVATION_MS = 90_000
 
 // =============================================================================
 // Configuration
@@ -239,7 +242,7 @@ export const make = (
     let totalMemory = resource.maxMemoryPerCore * resource.maxCores
 
     // ---- host discovery and paths (lazy: they need the caller's Auth) -----------------------
-    const discover = yield* memoize(
+    const hostInfo = yield* memoize(
       Effect.gen(function* () {
         const candidates = !config.gnuTime
           ? []
@@ -292,11 +295,31 @@ export const make = (
             }
           }
         }
-        const spool = yield* expandHome(transport, config.spooldir)
-        const store = Bookkeeping.make(transport, yield* expandHome(transport, config.resourceDir))
-        return { info, spool, store }
+        return info
       }),
     )
+    /** The spool and bookkeeping of each user (`~` is the caller's home). */
+    const pathsOf = new Map<
+      string,
+      Effect.Effect<{ readonly spool: string; readonly store: Bookkeeping.Store }, LrmsError, Auth>
+    >()
+    const discover = Effect.gen(function* () {
+      const info = yield* hostInfo
+      const key = credentialKey((yield* Auth).credential)
+      let paths = pathsOf.get(key)
+      if (paths === undefined) {
+        paths = yield* memoize(
+          Effect.gen(function* () {
+            const spool = yield* expandHome(transport, config.spooldir)
+            const dir = yield* expandHome(transport, config.resourceDir)
+            return { spool, store: Bookkeeping.make(transport, dir) }
+          }),
+        )
+        pathsOf.set(key, paths)
+      }
+      const { spool, store } = yield* paths
+      return { info, spool, store }
+    })
 
     // ---- liveness: one `ps` for every pid polled within 5 ms ------------------------------
     const processInfo = yield* Batcher.make<number, Processes.ProcessRow | undefined, LrmsError>({
@@ -488,11 +511,11 @@ export const make = (
       Effect.gen(function* () {
         const entries = yield* Effect.forEach(
           listed,
-          (l) => store.read(l).pipe(Effect.option),
+          (l) => store.read(l).pipe(Effect.option, Effect.map((e) => [l, e] as const)),
           { concurrency: 8 },
         )
         let collected = 0
-        yield* Effect.forEach(entries, (entry) =>
+        yield* Effect.forEach(entries, ([listedEntry, entry]) =>
           Effect.gen(function* () {
             if (Option.isNone(entry)) return
             const e = entry.value
@@ -503,8 +526,13 @@ export const make = (
               : NaN
             let dead: boolean
             if (!Number.isSafeInteger(pid) || pid <= 0) {
-              // never started (or the submitter died before the launch)
-              dead = Date.now() - e.createdAt > 60_000
+              // not started yet: its submitter rewrites the record every 20 s while it stages
+              // the inputs, so a record untouched for 90 s lost its submitter
+              const record = yield* transport.stat(`${store.dir}/${listedEntry.file}`).pipe(
+                Effect.option,
+              )
+              dead = Option.isSome(record) &&
+                Date.now() - record.value.mtime.getTime() > STALE_RESERVATION_MS
             } else {
               const row = yield* processInfo(pid)
               // gone (or a reused pid): finished, whether or not its marker made it
@@ -670,6 +698,14 @@ export const make = (
         ], { discard: true }).pipe(Effect.ignore)
         const wrapperPath = privatePath(jobDir, Wrapper.Files.wrapper)
         yield* Effect.gen(function* () {
+          // keep the reservation fresh while staging, however long the inputs take
+          yield* Effect.forkScoped(
+            store.write(entry).pipe(
+              Effect.delay(Duration.seconds(20)),
+              Effect.forever,
+              Effect.ignore,
+            ),
+          )
           // the job id is a fresh UUID: one recursive mkdir makes the spool, job and private dirs
           yield* transport.mkdir(`${jobDir}/${Wrapper.PRIVATE_DIR}`, { recursive: true })
           yield* stageInputs(app, jobDir)
@@ -687,7 +723,10 @@ export const make = (
               doneMarker: `${store.dir}/${Bookkeeping.doneName(job0.id)}`,
             }),
           )
-        }).pipe(Effect.onExit((exit) => exit._tag === "Failure" ? cleanup : Effect.void))
+        }).pipe(
+          Effect.scoped,
+          Effect.onExit((exit) => exit._tag === "Failure" ? cleanup : Effect.void),
+        )
         // Once launched, the job must not be forgotten: launch and record without interruption.
         return yield* Effect.uninterruptible(
           Effect.gen(function* () {
@@ -723,6 +762,7 @@ export const make = (
       cancelJob,
       free,
       getResourceStatus: status(true),
+      prepare: Effect.asVoid(discover),
       files: { transport, fileSystem, exclude: [Wrapper.PRIVATE_DIR] },
     })
     return {

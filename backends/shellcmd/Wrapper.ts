@@ -76,14 +76,17 @@ export const render = (spec: WrapperSpec): string => {
     .map((p) => `mkdir -p ${quote(p.slice(0, p.lastIndexOf("/")))}`)
   const env = Object.entries(app.environment).map(([k, v]) => `export ${k}=${quote(v)}`)
   const argv = app.arguments.map(quote).join(" ")
+  // `--` ends GNU time's options, so a command starting with "-" is still the command
   const command = spec.timeCmd !== undefined
     ? `${quote(spec.timeCmd)} -o ${quote(`${priv}/${Files.usage}`)} -f ${
       quote(FORMAT)
-    } ${argv} ${redirections}`
+    } -- ${argv} ${redirections}`
     : `${argv} ${redirections}`
-  // The job's environment is set in a subshell that execs the job, so no variable of the job
-  // (LRMS_PRIV, lrms_rc, PATH, ...) can change what the wrapper itself does.
-  const run = env.length === 0 ? command : `(${env.join("; ")}; exec ${command})`
+  // The job runs in a subshell that execs it: its environment cannot change what the wrapper
+  // itself does (LRMS_PRIV, lrms_rc, PATH, ...), and arguments[0] is always a program, never a
+  // shell builtin (`exit`, `cd`, `trap` ...) acting on the wrapper. It costs no extra process:
+  // the shell forks for a program anyway.
+  const run = `(${[...env, `exec ${command}`].join("; ")})`
   return [
     "#!/bin/sh",
     "# effect-lrms shellcmd wrapper: generated, do not edit",

@@ -64,7 +64,10 @@ export const isPlainPath = (path: string): boolean => plain.test(path) && !path.
  * @category planning
  */
 export const scpArgv = (spec: CopySpec): ReadonlyArray<string> | undefined => {
-  if (!isPlainPath(spec.local) || !isPlainPath(spec.remote)) return undefined
+  // scp reads "x:y" as host:path unless a "/" comes first: local paths must be absolute
+  if (!isPlainPath(spec.local) || !spec.local.startsWith("/") || !isPlainPath(spec.remote)) {
+    return undefined
+  }
   if (!/^[A-Za-z0-9._-]+$/.test(spec.user)) return undefined
   if (spec.identityFiles.length === 0 && spec.agent === undefined) return undefined
   if ([...spec.identityFiles, ...spec.knownHostsFiles].some((f) => !isPlainPath(f))) {

@@ -44,6 +44,7 @@
  */
 import * as net from "node:net"
 import * as Deferred from "effect/Deferred"
+import * as FiberId from "effect/FiberId"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -53,7 +54,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2"
-import { Auth, type AuthShape, type Credential } from "../../src/Auth.ts"
+import { Auth, type AuthShape, type Credential, credentialKey } from "../../src/Auth.ts"
 import { decodeOrFail } from "../../src/internal/decode.ts"
 import { LrmsError, type Reason } from "../../src/LrmsError.ts"
 import * as Quantity from "../../src/Quantity.ts"
@@ -288,8 +289,13 @@ const tcpConnect = (host: string, port: number, timeoutMs: number) =>
       sock.setNoDelay(true) // again: before the connection exists it may not take
       resume(Effect.succeed(sock))
     })
-    sock.once("error", (e) => {
+    let settled = false
+    sock.once("connect", () => (settled = true))
+    // a listener for good: an error with none would be thrown to the event loop
+    sock.on("error", (e) => {
       clearTimeout(timer)
+      if (settled) return // ssh2 owns the socket now and reports its errors
+      settled = true
       resume(Effect.fail(fail("ConnectionLost", "connect", `${host}:${port}: ${e.message}`, e)))
     })
     return Effect.sync(() => {
@@ -469,7 +475,7 @@ export const make = (
             resume(effect)
           }
           client.once("ready", () => finish(Effect.succeed(client)))
-          client.once("error", (e: Error & { level?: string }) => {
+          client.on("error", (e: Error & { level?: string }) => {
             client.end()
             if (hostKeyError !== undefined) return finish(Effect.fail(hostKeyError))
             if (e.level === "client-authentication") {
@@ -585,8 +591,9 @@ export const make = (
         }
       })
 
-    const connections = new Map<Credential, Connection>()
-    const connecting = new Map<Credential, Deferred.Deferred<Connection, LrmsError>>()
+    const layerScope = yield* Effect.scope
+    const connections = new Map<string, Connection>()
+    const connecting = new Map<string, Deferred.Deferred<Connection, LrmsError>>()
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         for (const c of connections.values()) {
@@ -607,23 +614,22 @@ export const make = (
         }),
       )
 
+    /**
+     * The connection for the caller's credential. A new one is opened by a fiber of the layer's
+     * scope, which every caller (the first too) only awaits: an interrupted caller cannot leave
+     * the others waiting, and the layer's closing stops a connect in progress.
+     */
     const connection = (auth: AuthShape): Effect.Effect<Connection, LrmsError> =>
       Effect.suspend(() => {
-        const credential = auth.credential
-        const existing = connections.get(credential)
+        const key = credentialKey(auth.credential)
+        const existing = connections.get(key)
         if (existing !== undefined && !existing.closed) return Effect.succeed(existing)
-        const pending = connecting.get(credential)
+        const pending = connecting.get(key)
         if (pending !== undefined) return Deferred.await(pending)
-        return Effect.gen(function* () {
-          const deferred = yield* Deferred.make<Connection, LrmsError>()
-          connecting.set(credential, deferred)
-          const exit = yield* Effect.exit(connectWithRetry(credential))
-          connecting.delete(credential)
-          if (exit._tag === "Failure") {
-            yield* Deferred.failCause(deferred, exit.cause)
-            return yield* Effect.failCause(exit.cause)
-          }
-          const { client, hops } = exit.value
+        const deferred = Deferred.unsafeMake<Connection, LrmsError>(FiberId.none)
+        connecting.set(key, deferred)
+        const open = Effect.gen(function* () {
+          const { client, hops } = yield* connectWithRetry(auth.credential)
           const conn: Connection = {
             client,
             hops,
@@ -635,7 +641,7 @@ export const make = (
           }
           const drop = (why: string) => {
             conn.closed = true
-            if (connections.get(credential) === conn) connections.delete(credential)
+            if (connections.get(key) === conn) connections.delete(key)
             if (conn.lost !== undefined) return
             conn.lost = fail("ConnectionLost", "connection", `${config.host}: ${why}`)
             for (const waiter of [...conn.waiters]) waiter(conn.lost)
@@ -643,10 +649,22 @@ export const make = (
           client.on("close", () => drop("the connection closed"))
           client.on("error", (e: Error) => drop(e.message))
           for (const hop of hops) hop.on("close", () => drop("a jump host closed the connection"))
-          connections.set(credential, conn)
-          yield* Deferred.succeed(deferred, conn)
+          connections.set(key, conn)
           return conn
-        })
+        }).pipe(
+          Effect.exit,
+          Effect.flatMap((exit) =>
+            Effect.sync(() => connecting.delete(key)).pipe(
+              Effect.zipRight(Deferred.done(deferred, exit)),
+            )
+          ),
+          Effect.onInterrupt(() =>
+            Effect.sync(() => connecting.delete(key)).pipe(
+              Effect.zipRight(Deferred.interrupt(deferred)),
+            )
+          ),
+        )
+        return Effect.zipRight(Effect.forkIn(open, layerScope), Deferred.await(deferred))
       })
 
     /** Runs an operation on the caller's connection (opened on first use). */
@@ -713,6 +731,7 @@ export const make = (
       onConnection<ExecResult>(conn, (resume) => {
         let channel: ssh2.ClientChannel | undefined
         let finished = false
+        let cancelled = false
         conn.client.exec(command, (err, ch) => {
           if (err) {
             finished = true
@@ -725,6 +744,12 @@ export const make = (
             )))
           }
           channel = ch
+          if (cancelled) {
+            // interrupted while the channel was opening: the command must not run unwatched
+            if (!sendSignal(ch, "KILL")) ch.close()
+            setTimeout(() => ch.close(), 1000)
+            return
+          }
           const out: Array<Buffer> = []
           const errs: Array<Buffer> = []
           let exit: { code: number | null; signal: string | undefined } | undefined
@@ -758,6 +783,7 @@ export const make = (
         // Interrupted (a timeout): KILL the remote command, give sshd a moment to deliver it
         // (closing the channel at once can make it drop the signal), then close the channel.
         return Effect.async<void>((done) => {
+          cancelled = true
           const ch = channel
           if (finished || ch === undefined || conn.lost !== undefined) return done(Effect.void)
           const timer = setTimeout(() => {
@@ -1051,6 +1077,30 @@ export const make = (
       )
 
     /**
+     * ssh2's fastGet cannot be stopped: when the caller is interrupted it goes on, and may create
+     * its temporary file only later. The file is removed when fastGet is done, whenever that is.
+     */
+    const fastGet = (remote: string, temp: string) =>
+      withConnection((conn) =>
+        Effect.flatMap(sftpOf(conn), (sftp) =>
+          onConnection<void>(conn, (resume) => {
+            let abandoned = false
+            sftp.fastGet(remote, temp, transferOptions, (err) => {
+              if (abandoned) {
+                try {
+                  Deno.removeSync(temp)
+                } catch { /* never created */ }
+                return
+              }
+              resume(err ? Effect.fail(wrap("get", `${remote} -> ${temp}`)(err)) : Effect.void)
+            })
+            return Effect.sync(() => {
+              abandoned = true
+            })
+          }))
+      )
+
+    /**
      * Downloads one file under a temporary name beside its target, renamed into place once
      * whole: an interrupted transfer leaves no partial file.
      */
@@ -1062,12 +1112,7 @@ export const make = (
       const copy =
         (size < config.bulkThreshold ? Effect.succeed(undefined) : scpFor("get", temp, remote))
           .pipe(Effect.flatMap((argv) =>
-            argv !== undefined ? OpenSshCopy.run(argv, `get ${remote}`) : sftpCall<void>(
-              "get",
-              `${remote} -> ${local}`,
-              (s, cb) =>
-                s.fastGet(remote, temp, transferOptions, cb),
-            )
+            argv !== undefined ? OpenSshCopy.run(argv, `get ${remote}`) : fastGet(remote, temp)
           ))
       return copy.pipe(
         Effect.zipRight(
@@ -1092,7 +1137,8 @@ export const make = (
     const putFile = (local: string, remote: string) =>
       Effect.flatMap(
         Effect.try({
-          try: () => Deno.statSync(local).size,
+          try: () =>
+            Deno.statSync(local).size,
           catch: wrap("put", local),
         }),
         (size) =>
@@ -1151,18 +1197,20 @@ export const make = (
           )
           : getFile(remote, local, info.size))
 
-    let homeDirectory: string | undefined
+    const homes = new Map<string, string>()
     const shape: TransportShape = {
       kind: "ssh",
       host: config.host,
       exec,
-      homeDirectory: Effect.suspend(() =>
-        homeDirectory !== undefined
-          ? Effect.succeed(homeDirectory)
+      homeDirectory: Effect.flatMap(Auth, (auth) => {
+        const key = credentialKey(auth.credential)
+        const known = homes.get(key)
+        return known !== undefined
+          ? Effect.succeed(known)
           : sftpCall<string>("homeDirectory", ".", (s, cb) => s.realpath(".", cb)).pipe(
-            Effect.tap((h) => Effect.sync(() => (homeDirectory = h))),
+            Effect.tap((h) => Effect.sync(() => homes.set(key, h))),
           )
-      ),
+      }),
       stat,
       list: (path) =>
         sftpCall<Array<ssh2.FileEntryWithStats>>("list", path, (s, cb) => s.readdir(path, cb)).pipe(

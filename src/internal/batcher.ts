@@ -48,6 +48,10 @@ export const make = <K, V, E>(
         list.push(p)
         byAuth.set(p.auth, list)
       }
+      // if the scope closes mid-batch, every caller of the batch is interrupted, not left waiting
+      const interruptAll = Effect.forEach(batch, (p) => Deferred.interrupt(p.deferred), {
+        discard: true,
+      })
       return Effect.forEach(byAuth, ([auth, items]) => {
         const keys = [...new Set(items.map((i) => i.key))]
         const chunks: Array<Array<K>> = []
@@ -69,7 +73,7 @@ export const make = <K, V, E>(
                 ), { discard: true })
             ),
           ), { discard: true })
-      }, { discard: true, concurrency: "unbounded" })
+      }, { discard: true, concurrency: "unbounded" }).pipe(Effect.onInterrupt(() => interruptAll))
     })
     return (key: K) =>
       Effect.gen(function* () {
