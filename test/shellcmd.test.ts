@@ -330,3 +330,22 @@ test("layerLocal: the first submission already sees the host's cores", () =>
     strictEqual(done.termination?.exitCode, 0)
     strictEqual(done.usage?.cores, cores)
   })))
+
+test("a bookkeeping lock left by a dead process is taken over", () =>
+  runTest(withLocal(1, (dir) =>
+    Effect.gen(function* () {
+      // as if a submitter died between taking and releasing the lock
+      Deno.mkdirSync(`${dir}/bookkeeping/.lock`, { recursive: true })
+      const started = Date.now()
+      const job = yield* Lrms.submitJob(yield* make({ arguments: ["true"] }))
+      const waited = Date.now() - started
+      ok(waited >= 9_000 && waited < 20_000, `took the stale lock over after ${waited} ms`)
+      const done = yield* Lrms.awaitTermination(job)
+      strictEqual(done.termination?.exitCode, 0)
+      strictEqual(
+        [...Deno.readDirSync(`${dir}/bookkeeping`)].filter((e) => e.name.startsWith(".lock"))
+          .length,
+        0,
+        "the stale lock is gone and the new one released",
+      )
+    }))))

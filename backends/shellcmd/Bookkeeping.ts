@@ -109,7 +109,7 @@ export const used = (
   })
 
 const LOCK = ".lock"
-const STALE_LOCK = Duration.seconds(30)
+const STALE_LOCK = Duration.seconds(10)
 
 /**
  * The bookkeeping directory of one host, over a transport.
@@ -156,6 +156,8 @@ export const make = (transport: TransportShape, dir: string): Store => {
   const acquire = Effect.gen(function* () {
     const deadline = Date.now() + 20_000
     let wait = 2
+    // the lock's mtime, and since when (on our clock) we have seen it unchanged
+    let seen: { readonly mtime: number; readonly since: number } | undefined
     while (true) {
       const took = yield* transport.mkdir(lockPath, { recursive: false }).pipe(
         Effect.as(true),
@@ -167,13 +169,22 @@ export const make = (transport: TransportShape, dir: string): Store => {
       )
       if (took) return
       const info = yield* transport.stat(lockPath).pipe(Effect.option)
-      if (
-        info._tag === "Some" &&
-        Date.now() - info.value.mtime.getTime() > Duration.toMillis(STALE_LOCK)
-      ) {
-        // a process died holding the lock
-        yield* transport.remove(lockPath, { recursive: true })
-        continue
+      if (info._tag === "Some") {
+        // A holder keeps the lock for milliseconds. One that stays, unchanged, for STALE_LOCK of
+        // our own clock (never compared with the host's) belonged to a process that died: move
+        // it aside atomically, so of two processes that both saw it only one takes it over.
+        const mtime = info.value.mtime.getTime()
+        if (seen === undefined || seen.mtime !== mtime) seen = { mtime, since: Date.now() }
+        else if (Date.now() - seen.since > Duration.toMillis(STALE_LOCK)) {
+          const aside = `${lockPath}.stale-${crypto.randomUUID().slice(0, 8)}`
+          const moved = yield* transport.rename(lockPath, aside).pipe(
+            Effect.as(true),
+            Effect.orElseSucceed(() => false),
+          )
+          if (moved) yield* transport.remove(aside, { recursive: true }).pipe(Effect.ignore)
+          seen = undefined
+          continue
+        }
       }
       if (Date.now() > deadline) {
         return yield* new LrmsError({
