@@ -1,0 +1,679 @@
+/**
+ * SlurmParse: SLURM argvs and parsers (spec §2.2–§2.5, §4.3, vectors §4.8.1 and the recorded
+ * outputs of a real SLURM 22.05).
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict"
+import * as Duration from "effect/Duration"
+import fc from "fast-check"
+import * as Slurm from "../backends/slurm/SlurmParse.ts"
+import * as Termination from "../src/Termination.ts"
+
+const VECTORS = new URL("../../shared/vectors/gc3pie.json", import.meta.url)
+const RECORDED = new URL("../../shared/vectors/recorded/", import.meta.url)
+
+interface SlurmVector {
+  readonly exit_code: number
+  readonly stdout: string
+  readonly stderr: string
+  readonly expected_jobid_if_exit0?: unknown
+  readonly expected_parse_stat_if_exit0?: { readonly state: string; readonly termstatus: null }
+  readonly expected_parse_acct?: Record<string, unknown>
+}
+
+const readShared = async (url: URL, what: string): Promise<string> => {
+  try {
+    return await Deno.readTextFile(url)
+  } catch (e) {
+    throw new Error(
+      `the ${what} are missing: expected ${url.pathname} (the shared/ directory beside the ` +
+        `repository): ${e}`,
+    )
+  }
+}
+
+/** The GC3Pie SLURM vectors; a missing file fails the test (it is part of the checkout). */
+const vectors = async (): Promise<Record<string, SlurmVector>> =>
+  (JSON.parse(await readShared(VECTORS, "GC3Pie test vectors")) as {
+    test_slurm: Record<string, SlurmVector>
+  }).test_slurm
+
+const seconds = (d: Duration.Duration | undefined): number | undefined =>
+  d === undefined ? undefined : Duration.toSeconds(d)
+
+const posix = (t: Termination.Termination | undefined): number | undefined =>
+  t === undefined ? undefined : Termination.toPosix(t)
+
+/** GC3Pie's column order: `--format jobid,exitcode,state,ncpus,elapsed,totalcpu,submit,...`. */
+const GC3PIE_SACCT_COLUMNS = [
+  "jobid",
+  "exitcode",
+  "state",
+  "ncpus",
+  "elapsed",
+  "totalcpu",
+  "submit",
+  "start",
+  "end",
+  "maxrss",
+  "maxvmsize",
+]
+
+// =============================================================================
+// GC3Pie vectors (all 19 SLURM entries of gc3pie.json)
+// =============================================================================
+
+const KiB = 1024
+
+Deno.test("vectors: every test_slurm entry is covered", async () => {
+  const v = await vectors()
+  deepStrictEqual(Object.keys(v).sort(), [
+    "sacct_almost_done",
+    "sacct_done_bad_timestamps",
+    "sacct_done_fail_early",
+    "sacct_done_node_fail",
+    "sacct_done_ok",
+    "sacct_done_ok2",
+    "sacct_done_timeout",
+    "sacct_no_accounting",
+    "sacct_notfound",
+    "sbatch_submit_failed",
+    "sbatch_submit_ok",
+    "scancel_notfound",
+    "scancel_permission_denied",
+    "scancel_success",
+    "squeue_notfound",
+    "squeue_pending",
+    "squeue_recently_completed",
+    "squeue_running",
+    "squeue_running_with_additions",
+  ])
+})
+
+Deno.test("vectors: sbatch", async () => {
+  const v = await vectors()
+  strictEqual(v.sbatch_submit_ok!.expected_jobid_if_exit0, "123")
+  strictEqual(Slurm.parseSbatchJobId(v.sbatch_submit_ok!.stdout), "123")
+  // exit 1: the backend fails the submission without parsing; neither stream holds an id.
+  strictEqual(v.sbatch_submit_failed!.exit_code, 1)
+  strictEqual(Slurm.parseSbatchJobId(v.sbatch_submit_failed!.stdout), undefined)
+  strictEqual(Slurm.parseSbatchJobId(v.sbatch_submit_failed!.stderr), undefined)
+})
+
+Deno.test("vectors: squeue (GC3Pie's GC3Pie^ID^STATE^REASON lines are read too)", async () => {
+  const v = await vectors()
+  for (const name of ["squeue_pending", "squeue_running", "squeue_running_with_additions"]) {
+    const vec = v[name]!
+    const r = Slurm.parseSqueue(vec.stdout).get("123")
+    strictEqual(r?.state, vec.expected_parse_stat_if_exit0!.state, name)
+  }
+  deepStrictEqual(Slurm.parseSqueue(v.squeue_pending!.stdout).get("123"), {
+    state: "SUBMITTED",
+    native: "PENDING",
+    reason: "Resources",
+  })
+  // Empty reply (exit 0): the job is absent, which GC3Pie reads as TERMINATING (ask sacct).
+  strictEqual(v.squeue_recently_completed!.expected_parse_stat_if_exit0!.state, "TERMINATING")
+  strictEqual(Slurm.parseSqueue(v.squeue_recently_completed!.stdout).size, 0)
+  // exit 1: parser not invoked by the backend; the error text holds no job either way.
+  strictEqual(v.squeue_notfound!.exit_code, 1)
+  strictEqual(Slurm.parseSqueue(v.squeue_notfound!.stderr).size, 0)
+})
+
+Deno.test("vectors: scancel replies need no parsing; the argv is `scancel 123`", async () => {
+  const v = await vectors()
+  strictEqual(v.scancel_success!.exit_code, 0)
+  strictEqual(v.scancel_permission_denied!.exit_code, 0)
+  strictEqual(v.scancel_notfound!.exit_code, 1)
+  deepStrictEqual(Slurm.scancelArgv(["123"]), ["scancel", "123"])
+})
+
+/** The figures a sacct vector and our record share. */
+const checkAcct = (name: string, vec: SlurmVector, r: Slurm.SacctRecord | undefined) => {
+  const e = vec.expected_parse_acct!
+  ok(r !== undefined, `${name}: no record for 123`)
+  strictEqual(r.state, "TERMINATING", name)
+  strictEqual(posix(r.termination), e.termstatus, name)
+  strictEqual(r.usage.cores, e.cores, name)
+  strictEqual(seconds(r.usage.duration), (e.duration as { seconds: number }).seconds, name)
+  strictEqual(seconds(r.usage.cpuTime), (e.used_cpu_time as { seconds: number }).seconds, name)
+  strictEqual(r.usage.extra.slurm_completion_time, e.slurm_completion_time, name)
+  strictEqual(r.usage.extra.slurm_submission_time, e.slurm_submission_time, name)
+}
+
+Deno.test("vector: sacct_done_ok", async () => {
+  const vec = (await vectors()).sacct_done_ok!
+  const r = Slurm.parseSacct(vec.stdout, GC3PIE_SACCT_COLUMNS).get("123")
+  checkAcct("sacct_done_ok", vec, r)
+  strictEqual(r!.native, "COMPLETED")
+  deepStrictEqual(r!.termination, Termination.exited(0))
+  strictEqual(seconds(r!.usage.duration), 487)
+  strictEqual(seconds(r!.usage.cpuTime), 305.002)
+  strictEqual(r!.usage.extra.slurm_start_time, "2016-02-16T14:24:46")
+  // GC3Pie: max_used_memory = MaxVMSize (7889776000) and slurm_max_used_ram = MaxRSS
+  // (1612088000), reading SLURM's K as 1000. SLURM's K is KiB, and we keep RSS and virtual
+  // memory apart: maxUsedMemory = MaxRSS, maxUsedVirtualMemory = MaxVMSize.
+  strictEqual((vec.expected_parse_acct!.max_used_memory as { bytes: number }).bytes, 7889776000)
+  strictEqual(r!.usage.maxUsedMemory, 1612088 * KiB)
+  strictEqual(r!.usage.maxUsedVirtualMemory, 7889776 * KiB)
+})
+
+Deno.test("vector: sacct_done_ok2", async () => {
+  const vec = (await vectors()).sacct_done_ok2!
+  const r = Slurm.parseSacct(vec.stdout, GC3PIE_SACCT_COLUMNS).get("123")
+  checkAcct("sacct_done_ok2", vec, r)
+  strictEqual(r!.usage.extra.slurm_start_time, "2016-03-31T09:33:25")
+  // GC3Pie: 22212000 / 67032000 (K read as 1000); SLURM means KiB.
+  strictEqual(r!.usage.maxUsedMemory, 22212 * KiB)
+  strictEqual(r!.usage.maxUsedVirtualMemory, 67032 * KiB)
+})
+
+Deno.test("vector: sacct_done_timeout → RemoteKill (122), exit 75", async () => {
+  const vec = (await vectors()).sacct_done_timeout!
+  const r = Slurm.parseSacct(vec.stdout, GC3PIE_SACCT_COLUMNS).get("123")
+  checkAcct("sacct_done_timeout", vec, r)
+  strictEqual(vec.expected_parse_acct!.termstatus, 19322)
+  deepStrictEqual(r!.termination, Termination.signalled(122, 75))
+  strictEqual(r!.native, "TIMEOUT")
+  strictEqual(r!.usage.extra.slurm_start_time, "2014-12-11T17:10:23")
+  // the step printed `0|0`: zero bytes, known
+  strictEqual(r!.usage.maxUsedMemory, 0)
+  strictEqual(r!.usage.maxUsedVirtualMemory, 0)
+})
+
+Deno.test("vector: sacct_done_node_fail → RemoteError (124), exit 75", async () => {
+  const vec = (await vectors()).sacct_done_node_fail!
+  const r = Slurm.parseSacct(vec.stdout, GC3PIE_SACCT_COLUMNS).get("123")
+  checkAcct("sacct_done_node_fail", vec, r)
+  deepStrictEqual(r!.termination, Termination.signalled(124, 75))
+  strictEqual(r!.usage.extra.slurm_start_time, "2016-09-23T18:44:37")
+  // GC3Pie reports 0 bytes when nothing was printed; we leave the figure out (unknown).
+  strictEqual(r!.usage.maxUsedMemory, undefined)
+  strictEqual(r!.usage.maxUsedVirtualMemory, undefined)
+})
+
+Deno.test("vector: sacct_done_fail_early → exit 1", async () => {
+  const vec = (await vectors()).sacct_done_fail_early!
+  const r = Slurm.parseSacct(vec.stdout, GC3PIE_SACCT_COLUMNS).get("123")
+  checkAcct("sacct_done_fail_early", vec, r)
+  deepStrictEqual(r!.termination, Termination.exited(1))
+  strictEqual(r!.usage.extra.slurm_start_time, "2016-10-14T16:14:49")
+})
+
+Deno.test("vector: sacct_done_bad_timestamps (master Submit after Start)", async () => {
+  const vec = (await vectors()).sacct_done_bad_timestamps!
+  const r = Slurm.parseSacct(vec.stdout, GC3PIE_SACCT_COLUMNS).get("123")
+  checkAcct("sacct_done_bad_timestamps", vec, r)
+  strictEqual(r!.usage.extra.slurm_submission_time, "2012-09-24T10:47:28")
+  // GC3Pie's start is min(master End, step Starts) = 10:47:29; ours is the earliest Start,
+  // which is the master's own 10:47:28 (the job started before its step 123.0).
+  strictEqual(vec.expected_parse_acct!.slurm_start_time, "2012-09-24T10:47:29")
+  strictEqual(r!.usage.extra.slurm_start_time, "2012-09-24T10:47:28")
+})
+
+Deno.test("vector: sacct_almost_done (master RUNNING) → no termination yet", async () => {
+  const vec = (await vectors()).sacct_almost_done!
+  // GC3Pie raises UnexpectedJobState ("no info yet"); we return the lagging state, no ending.
+  strictEqual(vec.expected_parse_acct!.raises, "UnexpectedJobState")
+  const r = Slurm.parseSacct(vec.stdout, GC3PIE_SACCT_COLUMNS).get("123")
+  strictEqual(r?.native, "RUNNING")
+  strictEqual(r.state, "RUNNING")
+  strictEqual(r.termination, undefined)
+  strictEqual(r.usage.cores, 16)
+  // End is `Unknown`: ignored, so no completion time
+  strictEqual(r.usage.extra.slurm_completion_time, undefined)
+  strictEqual(r.usage.maxUsedMemory, 22212 * KiB)
+})
+
+Deno.test("vectors: sacct_notfound / sacct_no_accounting → no record", async () => {
+  const v = await vectors()
+  // GC3Pie returns all-zero figures without termstatus ("no info yet"); we return no record.
+  strictEqual(Slurm.parseSacct(v.sacct_notfound!.stdout, GC3PIE_SACCT_COLUMNS).size, 0)
+  strictEqual(v.sacct_no_accounting!.exit_code, 1)
+  strictEqual(Slurm.parseSacct(v.sacct_no_accounting!.stdout).size, 0)
+  strictEqual(Slurm.parseSacct(v.sacct_no_accounting!.stderr).size, 0)
+})
+
+// =============================================================================
+// Recorded outputs of a real SLURM 22.05
+// =============================================================================
+
+interface Block {
+  readonly file: string
+  readonly cmd: string
+  readonly output: string
+  readonly rc: number | undefined
+}
+
+/** Splits a recorded file into `$ cmd` / output / `[rc=N]` blocks. */
+const parseBlocks = (file: string, text: string): ReadonlyArray<Block> => {
+  const blocks: Array<Block> = []
+  let cmd: string | undefined
+  let out: Array<string> = []
+  const flush = (rc: number | undefined) => {
+    if (cmd !== undefined) blocks.push({ file, cmd, output: out.join("\n"), rc })
+    cmd = undefined
+    out = []
+  }
+  for (const line of text.split("\n")) {
+    const rc = /^\[rc=(\d+)\]$/.exec(line)
+    if (line.startsWith("$ ")) {
+      flush(undefined)
+      cmd = line.slice(2)
+    } else if (rc !== null) flush(Number(rc[1]))
+    else if (cmd !== undefined) out.push(line)
+  }
+  flush(undefined)
+  return blocks
+}
+
+const recorded = async (): Promise<ReadonlyArray<Block>> => {
+  const files = ["vectors-slurm.txt", "vectors-slurm-extra.txt", "vectors-slurm-noacct.txt"]
+  const all: Array<Block> = []
+  for (const f of files) {
+    all.push(...parseBlocks(f, await readShared(new URL(f, RECORDED), "recorded SLURM outputs")))
+  }
+  return all
+}
+
+const find = (blocks: ReadonlyArray<Block>, file: string, cmd: string): Block => {
+  const b = blocks.find((x) => x.file === file && x.cmd === cmd)
+  ok(b !== undefined, `recorded block not found: ${file}: $ ${cmd}`)
+  return b
+}
+
+Deno.test("recorded: every sbatch reply", async () => {
+  const blocks = (await recorded()).filter((b) => /^sbatch\b/.test(b.cmd))
+  strictEqual(blocks.length, 14)
+  for (const b of blocks) {
+    const id = Slurm.parseSbatchJobId(b.output)
+    if (b.rc === 0 || b.rc === undefined) {
+      // the id is the last word of the reply: `Submitted batch job 4` or `--parsable`'s `5`
+      const expected = b.output.trim().split(/\s+/).at(-1)
+      ok(/^\d+$/.test(expected ?? ""), `${b.cmd}: recorded reply has no id`)
+      strictEqual(id, expected, b.cmd)
+    } else strictEqual(id, undefined, b.cmd)
+  }
+})
+
+/** The `-o`/`--format`/`-O` argument of a recorded command, unquoted. */
+const formatOf = (cmd: string): string | undefined =>
+  /(?:\s-o\s+|--format[= ])'([^']*)'/.exec(cmd)?.[1] ??
+    /(?:\s-o\s+|--format[= ])(\S+)/.exec(cmd)?.[1]
+
+/** What our squeue format prints, rebuilt from a recorded line of another format. */
+const toOurSqueue = (format: string, output: string): string => {
+  const sep = format.includes("|") ? "|" : " "
+  const specs = format.split(sep)
+  const at = (spec: string) => specs.indexOf(spec)
+  return output.split("\n").filter((l) => l.trim() !== "").map((l) => {
+    const f = sep === "|" ? l.split("|") : l.trim().split(/\s+/)
+    const reason = at("%r") < 0 ? "" : f[at("%r")]
+    return `${f[at("%i")]}^${f[at("%T")]}^${reason}`
+  }).join("\n")
+}
+
+const squeueStates: Readonly<Record<string, string>> = {
+  PENDING: "SUBMITTED",
+  RUNNING: "RUNNING",
+  COMPLETED: "TERMINATING",
+  CANCELLED: "TERMINATING",
+  FAILED: "TERMINATING",
+  OUT_OF_MEMORY: "TERMINATING",
+}
+
+Deno.test("recorded: every squeue reply with %i and %T, rebuilt as ID^STATE^REASON", async () => {
+  const blocks = (await recorded()).filter((b) => /^squeue\b/.test(b.cmd))
+  let checked = 0
+  for (const b of blocks) {
+    const format = formatOf(b.cmd)
+    if (format === undefined || !format.includes("%i") || !format.includes("%T")) {
+      // default tables, -O, --json: not our format; nothing is read from them
+      strictEqual(Slurm.parseSqueue(b.output).size, 0, b.cmd)
+      continue
+    }
+    const ours = toOurSqueue(format, b.output)
+    const parsed = Slurm.parseSqueue(ours)
+    const lines = ours === "" ? [] : ours.split("\n")
+    strictEqual(parsed.size, lines.length, b.cmd)
+    for (const line of lines) {
+      const [id, native, reason] = line.split("^") as [string, string, string]
+      const r = parsed.get(id)
+      const held = reason === "JobHeldUser"
+      deepStrictEqual(r, {
+        native,
+        reason,
+        state: held ? "STOPPED" : squeueStates[native],
+      }, `${b.cmd}: ${line}`)
+    }
+    checked++
+  }
+  strictEqual(checked, 10)
+})
+
+Deno.test("recorded: squeue spot checks (held, arrays, finished jobs need --states=all)", async () => {
+  const blocks = await recorded()
+  const pending = find(blocks, "vectors-slurm.txt", "squeue -h -t PENDING -o '%i %T %r'")
+  const p = Slurm.parseSqueue(toOurSqueue("%i %T %r", pending.output))
+  strictEqual(p.get("11")?.state, "STOPPED") // JobHeldUser
+  strictEqual(p.get("6")?.state, "SUBMITTED")
+  strictEqual(p.get("9_[1-3]")?.state, "SUBMITTED") // pending array kept as printed
+  // Without -t all, a finished job prints nothing: hence --states=all in squeueArgv.
+  const gone = find(blocks, "vectors-slurm.txt", "squeue -h -j 4 -o '%i %T'")
+  strictEqual(gone.rc, 0)
+  strictEqual(gone.output, "")
+  const all = find(blocks, "vectors-slurm.txt", "squeue -h -t all -o '%i %T'")
+  const a = Slurm.parseSqueue(toOurSqueue("%i %T", all.output))
+  strictEqual(a.get("4")?.state, "TERMINATING")
+  strictEqual(a.get("9_2")?.native, "COMPLETED")
+  strictEqual(a.get("9_3")?.state, "RUNNING")
+  strictEqual(a.get("5")?.native, "FAILED")
+  const oom = find(blocks, "vectors-slurm-extra.txt", "squeue -h -t all -j 2 -o '%i %T %r'")
+  deepStrictEqual(Slurm.parseSqueue(toOurSqueue("%i %T %r", oom.output)).get("2"), {
+    state: "TERMINATING",
+    native: "OUT_OF_MEMORY",
+    reason: "OutOfMemory",
+  })
+  const unknown = find(blocks, "vectors-slurm-extra.txt", "squeue -j 999999")
+  strictEqual(unknown.rc, 1)
+  strictEqual(Slurm.parseSqueue(unknown.output).size, 0)
+})
+
+Deno.test("recorded: countJobs on the queue snapshot", async () => {
+  const b = find(
+    await recorded(),
+    "vectors-slurm.txt",
+    "squeue -h -o '%i|%j|%T|%r|%u|%P|%D|%C|%M|%l|%S|%V'",
+  )
+  const ours = b.output.split("\n").map((l) => l.split("|")).map((f) => `${f[0]}^${f[2]}^${f[4]}`)
+    .join("\n")
+  deepStrictEqual(Slurm.countJobs(ours, "root"), {
+    queued: 7,
+    totalRun: 1,
+    userRun: 1,
+    userQueued: 7,
+  })
+  deepStrictEqual(Slurm.countJobs(ours, "alice"), {
+    queued: 7,
+    totalRun: 1,
+    userRun: 0,
+    userQueued: 0,
+  })
+})
+
+/** The columns of a recorded sacct command (`--format=`/`-o`), or `undefined`. */
+const sacctColumnsOf = (cmd: string): ReadonlyArray<string> | undefined => {
+  const f = formatOf(cmd)
+  return f === undefined ? undefined : f.split(",")
+}
+
+/** What the master-record states of the recorded runs must give. */
+const expectedEnd = (
+  native: string,
+  exitCode: string,
+): { state: string; termination: number | undefined } => {
+  switch (native) {
+    case "COMPLETED":
+      return { state: "TERMINATING", termination: 0 }
+    case "FAILED":
+      return { state: "TERMINATING", termination: Number(exitCode.split(":")[0]) << 8 }
+    case "CANCELLED":
+    case "TIMEOUT":
+      return { state: "TERMINATING", termination: (75 << 8) | 122 }
+    case "OUT_OF_MEMORY":
+      return { state: "TERMINATING", termination: (0xff << 8) | 9 }
+    case "RUNNING":
+      return { state: "RUNNING", termination: undefined }
+    case "PENDING":
+      return { state: "SUBMITTED", termination: undefined }
+    default:
+      throw new Error(`no expectation for ${native}`)
+  }
+}
+
+Deno.test("recorded: every parsable sacct reply", async () => {
+  const blocks = (await recorded()).filter((b) => /^sacct\b/.test(b.cmd))
+  let checked = 0
+  for (const b of blocks) {
+    const columns = sacctColumnsOf(b.cmd)
+    if (!b.cmd.includes("--parsable") || columns === undefined) {
+      // tables, --json, errors: nothing is read from them
+      strictEqual(Slurm.parseSacct(b.output).size, 0, b.cmd)
+      continue
+    }
+    const parsed = Slurm.parseSacct(b.output, columns)
+    const lower = columns.map((c) => c.toLowerCase())
+    const masters = b.output.split("\n").map((l) => l.split("|"))
+      .filter((f) => f.length === columns.length && /^\d[\d_]*$/.test(f[0]!))
+    strictEqual(parsed.size, masters.length, b.cmd)
+    for (const f of masters) {
+      const native = f[lower.indexOf("state")]!.split(" ")[0]!
+      const exit = lower.includes("exitcode") ? f[lower.indexOf("exitcode")]! : ""
+      const r = parsed.get(f[0]!)
+      const e = expectedEnd(native, exit)
+      strictEqual(r?.native, native, `${b.cmd}: ${f[0]}`)
+      strictEqual(r.state, e.state, `${b.cmd}: ${f[0]}`)
+      if (lower.includes("exitcode") || native !== "COMPLETED" && native !== "FAILED") {
+        strictEqual(posix(r.termination), e.termination, `${b.cmd}: ${f[0]}`)
+      }
+    }
+    checked++
+  }
+  strictEqual(checked, 13)
+})
+
+Deno.test("recorded: sacct figures (KiB memory, durations, timestamps)", async () => {
+  const blocks = await recorded()
+  const run = (file: string, cmd: string) => {
+    const b = find(blocks, file, cmd)
+    return Slurm.parseSacct(b.output, sacctColumnsOf(b.cmd))
+  }
+  const many = run(
+    "vectors-slurm.txt",
+    "sacct --parsable2 --noheader --format=JobID,State,ExitCode,Elapsed,MaxRSS,TotalCPU -j 4,5,6,7,8,10",
+  )
+  const j4 = many.get("4")!
+  strictEqual(j4.usage.maxUsedMemory, 77868 * KiB)
+  strictEqual(seconds(j4.usage.cpuTime), 0.116)
+  strictEqual(seconds(j4.usage.duration), 2)
+  deepStrictEqual(many.get("5")!.termination, Termination.exited(3))
+  const j6 = many.get("6")! // "CANCELLED by 0"
+  strictEqual(j6.native, "CANCELLED")
+  deepStrictEqual(j6.termination, Termination.signalled(122, 75))
+  strictEqual(j6.usage.maxUsedMemory, 3236 * KiB)
+  strictEqual(many.get("8")!.state, "SUBMITTED")
+  strictEqual(many.get("10")!.termination, undefined)
+
+  const wide = run(
+    "vectors-slurm.txt",
+    "sacct --parsable2 --noheader --format=JobID,JobName,State,ExitCode,DerivedExitCode,Elapsed,ElapsedRaw,MaxRSS,MaxVMSize,AveRSS,TotalCPU,CPUTime,CPUTimeRAW,UserCPU,SystemCPU,NCPUS,NNodes,NodeList,ReqMem,Submit,Start,End,Timelimit,Partition,Account,User,WorkDir,Reason -a",
+  )
+  strictEqual(wide.size, 13)
+  const j2 = wide.get("2")!
+  strictEqual(j2.usage.maxUsedMemory, 4572 * KiB)
+  strictEqual(j2.usage.maxUsedVirtualMemory, 7280 * KiB)
+  strictEqual(j2.usage.cores, 1)
+  deepStrictEqual(j2.usage.extra, {
+    slurm_submission_time: "2026-11-23T23:29:10",
+    slurm_start_time: "2026-11-23T23:29:10",
+    slurm_completion_time: "2026-11-23T23:29:11",
+  })
+  strictEqual(wide.get("13")!.usage.cores, 64)
+  // pending: Start and End are `Unknown`
+  deepStrictEqual(wide.get("13")!.usage.extra, { slurm_submission_time: "2026-11-23T23:29:28" })
+  strictEqual(wide.get("10")!.usage.extra.slurm_completion_time, undefined)
+  strictEqual(wide.get("9_2")!.usage.maxUsedMemory, 3024 * KiB)
+  deepStrictEqual(wide.get("12")!.termination, Termination.exited(1))
+
+  const timeout = run(
+    "vectors-slurm-extra.txt",
+    "sacct -j 2 --parsable2 -o JobID,State,ExitCode,Elapsed,Timelimit,Start,End",
+  ).get("2")!
+  strictEqual(timeout.native, "TIMEOUT")
+  deepStrictEqual(timeout.termination, Termination.signalled(122, 75))
+  strictEqual(seconds(timeout.usage.duration), 79)
+  strictEqual(timeout.usage.extra.slurm_completion_time, "2026-11-23T23:15:09")
+
+  const rss = run(
+    "vectors-slurm-extra.txt",
+    "sacct -j 7 --parsable2 --noheader --format=JobID,State,ExitCode,Elapsed,MaxRSS,TotalCPU,AveRSS,MaxVMSize",
+  ).get("7")!
+  strictEqual(rss.usage.maxUsedMemory, 118880 * KiB)
+  strictEqual(rss.usage.maxUsedVirtualMemory, 123328 * KiB)
+  strictEqual(seconds(rss.usage.cpuTime), 0.147)
+
+  const oom = run("vectors-slurm-extra.txt", "sacct -c --parsable2 -o jobid,state,exitcode -j 2")
+    .get("2")!
+  strictEqual(oom.native, "OUT_OF_MEMORY")
+  deepStrictEqual(oom.termination, Termination.signalled(9)) // not SLURM's 0:125
+
+  const noacct = run(
+    "vectors-slurm-noacct.txt",
+    "sacct -c --parsable2 -o jobid,jobname,state,exitcode,start,end,elapsed,nodelist,user,partition",
+  )
+  deepStrictEqual([...noacct.keys()].sort(), ["1", "2", "3", "4", "5", "6"])
+  deepStrictEqual(noacct.get("3")!.termination, Termination.exited(3))
+  // TotalCPU and MaxRSS printed empty: unknown, not zero
+  const empty = run(
+    "vectors-slurm-noacct.txt",
+    "sacct -c --parsable2 --noheader --format=JobID,State,ExitCode,Elapsed,MaxRSS,TotalCPU -j 2",
+  ).get("2")!
+  strictEqual(empty.usage.cpuTime, undefined)
+  strictEqual(empty.usage.maxUsedMemory, undefined)
+  strictEqual(seconds(empty.usage.duration), 1)
+})
+
+// =============================================================================
+// Units, argvs, edge cases
+// =============================================================================
+
+Deno.test("parseSbatchJobId: informational lines, --parsable with cluster", () => {
+  strictEqual(
+    Slurm.parseSbatchJobId("sbatch: INFO: Account: proj\nSubmitted batch job 4242\nnote: x\n"),
+    "4242",
+  )
+  strictEqual(Slurm.parseSbatchJobId("sbatch: Submitted batch job 7 on cluster c1"), "7")
+  strictEqual(Slurm.parseSbatchJobId("77;cluster1\n"), "77")
+  strictEqual(Slurm.parseSbatchJobId("Info: queue busy\n78\n"), "78")
+  strictEqual(Slurm.parseSbatchJobId(""), undefined)
+  strictEqual(Slurm.parseSbatchJobId("Submitted batch job abc"), undefined)
+})
+
+Deno.test("durations and memory units", () => {
+  strictEqual(seconds(Slurm.parseSlurmDuration("1-02:03:04")), 93784)
+  strictEqual(seconds(Slurm.parseSlurmDuration("05:05.002")), 305.002)
+  strictEqual(seconds(Slurm.parseSlurmDuration("42")), 42)
+  strictEqual(Slurm.parseSlurmDuration("INVALID"), undefined)
+  strictEqual(Slurm.parseSlurmMemory("72.50M"), 72.5 * 1024 * 1024)
+  strictEqual(Slurm.parseSlurmMemory("1.5G"), 1.5 * 1024 ** 3)
+  strictEqual(Slurm.parseSlurmMemory("123"), 123)
+  strictEqual(Slurm.parseSlurmMemory(""), undefined)
+  // fractional figures are rounded only once, at the end
+  const r = Slurm.parseSacct(
+    "5|COMPLETED|0:0|00:00:01|00:00:01|2|||||\n5.0|COMPLETED|0:0||||0.5K|1.0001K|||\n",
+  ).get("5")!
+  strictEqual(r.usage.maxUsedMemory, 512)
+  strictEqual(r.usage.maxUsedVirtualMemory, Math.round(1.0001 * 1024))
+})
+
+Deno.test("sacct: signals, overrides, unreadable timestamps", () => {
+  const line = (state: string, exit: string) => `9|${state}|${exit}|||||||Unknown|None`
+  const t = (state: string, exit = "0:0") => Slurm.parseSacct(line(state, exit)).get("9")
+  deepStrictEqual(t("FAILED", "0:11")?.termination, Termination.signalled(11))
+  deepStrictEqual(t("PREEMPTED")?.termination, Termination.signalled(122, 75))
+  deepStrictEqual(t("DEADLINE")?.termination, Termination.signalled(122, 75))
+  deepStrictEqual(t("BOOT_FAIL")?.termination, Termination.signalled(124, 75))
+  deepStrictEqual(t("NODE_FAIL")?.termination, Termination.signalled(124, 75))
+  strictEqual(t("SUSPENDED")?.state, "STOPPED")
+  strictEqual(t("REQUEUED")?.state, "UNKNOWN")
+  strictEqual(t("COMPLETED", "garbage")?.termination, undefined)
+  deepStrictEqual(t("COMPLETED")?.usage.extra, {})
+})
+
+Deno.test("argvs: one comma-joined --jobs argument; odd ids refused", () => {
+  deepStrictEqual(Slurm.squeueArgv(["1", "2_3", "1"]), [
+    "squeue",
+    "--noheader",
+    "--all",
+    "--states=all",
+    "--jobs=1,2_3",
+    "--format=%i^%T^%r",
+  ])
+  deepStrictEqual(Slurm.sacctArgv(["12", "13+0"]), [
+    "sacct",
+    "--noheader",
+    "--parsable2",
+    "--format=JobID,State,ExitCode,Elapsed,TotalCPU,NCPUS,MaxRSS,MaxVMSize,Submit,Start,End",
+    "--jobs=12,13+0",
+  ])
+  deepStrictEqual(Slurm.sacctEnv, { SLURM_TIME_FORMAT: "standard" })
+  deepStrictEqual(Slurm.scancelArgv(["4", "5"]), ["scancel", "4,5"])
+  for (const build of [Slurm.squeueArgv, Slurm.sacctArgv, Slurm.scancelArgv]) {
+    strictEqual(build([]), undefined)
+    strictEqual(build(["1", "2;rm -rf /"]), undefined)
+    strictEqual(build(["-1"]), undefined)
+    strictEqual(build(["1,2"]), undefined)
+  }
+})
+
+// =============================================================================
+// Properties
+// =============================================================================
+
+const field = fc.oneof(
+  fc.string(),
+  fc.constantFrom("123", "123.batch", "9_1", "COMPLETED", "0:9", "1:0", "-2:0", "72.50M"),
+  fc.constantFrom("00:08:07", "1-00:00:00", "2016-02-16T12:16:33", "Unknown", "99999999999T"),
+  fc.constantFrom("CANCELLED by 0", "PENDING", "JobHeldUser", "999999999999999999999:7"),
+)
+const separated = (sep: string) =>
+  fc.array(fc.array(field, { maxLength: 14 }).map((fs) => fs.join(sep)), { maxLength: 8 })
+    .map((ls) => ls.join("\n"))
+const text = fc.oneof(fc.fullUnicodeString(), separated("^"), separated("|"))
+
+Deno.test("property: the parsers never throw", () => {
+  fc.assert(
+    fc.property(text, fc.string(), (s, user) => {
+      Slurm.parseSbatchJobId(s)
+      Slurm.parseSqueue(s)
+      Slurm.parseSacct(s)
+      Slurm.parseSacct(s, GC3PIE_SACCT_COLUMNS)
+      Slurm.countJobs(s, user)
+      Slurm.parseSlurmDuration(s)
+      Slurm.parseSlurmMemory(s)
+    }),
+    { numRuns: 500 },
+  )
+})
+
+const goodId = fc.stringMatching(/^[0-9_.+a-zA-Z]{1,12}$/)
+
+Deno.test("property: argvs keep every valid id in one comma-joined argument", () => {
+  fc.assert(
+    fc.property(fc.array(goodId, { minLength: 1, maxLength: 10 }), (ids) => {
+      const unique = [...new Set(ids)]
+      const q = Slurm.squeueArgv(ids)!
+      const a = Slurm.sacctArgv(ids)!
+      const c = Slurm.scancelArgv(ids)!
+      strictEqual(q.filter((x) => x.startsWith("--jobs=")).length, 1)
+      deepStrictEqual(q.find((x) => x.startsWith("--jobs="))!.slice(7).split(","), unique)
+      deepStrictEqual(a.at(-1)!.slice(7).split(","), unique)
+      deepStrictEqual(c, ["scancel", unique.join(",")])
+    }),
+  )
+})
+
+Deno.test("property: argvs refuse any list holding an odd id", () => {
+  fc.assert(
+    fc.property(
+      fc.array(goodId, { maxLength: 5 }),
+      fc.string().filter((s) => !/^[0-9_.+a-zA-Z]+$/.test(s)),
+      fc.nat(5),
+      (ids, bad, at) => {
+        const list = [...ids.slice(0, at), bad, ...ids.slice(at)]
+        strictEqual(Slurm.squeueArgv(list), undefined)
+        strictEqual(Slurm.sacctArgv(list), undefined)
+        strictEqual(Slurm.scancelArgv(list), undefined)
+      },
+    ),
+  )
+})
