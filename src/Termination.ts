@@ -150,6 +150,19 @@ const signalNames: Readonly<Record<number, string>> = {
   25: "SIGXFSZ",
 }
 
+const signalNumbers: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(signalNames).map(([n, name]) => [name, Number(n)]),
+)
+
+/**
+ * The number of a signal named `SIGKILL` or `KILL` (Linux numbering), or `undefined`.
+ *
+ * @since 0.1.0
+ * @category conversions
+ */
+export const signalNumber = (name: string): number | undefined =>
+  signalNumbers[name.startsWith("SIG") ? name : `SIG${name}`]
+
 /**
  * Says in words how the job ended.
  *

@@ -154,3 +154,9 @@ Deno.test("property: Termination schema round trip through JSON", () => {
     }),
   )
 })
+
+Deno.test("signalNumber reads signal names with or without SIG", () => {
+  strictEqual(Termination.signalNumber("SIGKILL"), 9)
+  strictEqual(Termination.signalNumber("TERM"), 15)
+  strictEqual(Termination.signalNumber("NOPE"), undefined)
+})

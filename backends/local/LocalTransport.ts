@@ -19,6 +19,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { LrmsError, type Reason } from "../../src/LrmsError.ts"
+import { signalNumber } from "../../src/Termination.ts"
 import {
   type ExecOptions,
   type ExecResult,
@@ -123,7 +124,7 @@ export const make: Effect.Effect<
         const m = /due to receipt of signal: (\w+)/.exec(e.message)
         if (m !== null) {
           return Effect.succeed<ExecResult>({
-            exitCode: 128 + (signalNumbers[m[1]!] ?? 0),
+            exitCode: 128 + (signalNumber(m[1]!) ?? 0),
             signal: m[1]!,
             stdout: "",
             stderr: "",
@@ -276,18 +277,6 @@ export const make: Effect.Effect<
   }
   return shape
 })
-
-const signalNumbers: Readonly<Record<string, number>> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGABRT: 6,
-  SIGKILL: 9,
-  SIGSEGV: 11,
-  SIGPIPE: 13,
-  SIGALRM: 14,
-  SIGTERM: 15,
-}
 
 /**
  * The local transport, with the platform services it needs (Node's, which run under Deno).

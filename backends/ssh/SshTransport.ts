@@ -59,6 +59,7 @@ import { decodeOrFail } from "../../src/internal/decode.ts"
 import { LrmsError, type Reason } from "../../src/LrmsError.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import { quote } from "../../src/Shell.ts"
+import { signalNumber } from "../../src/Termination.ts"
 import {
   type ExecOptions,
   type ExecResult,
@@ -688,20 +689,6 @@ export const make = (
       return parts.join(" ")
     }
 
-    const signals: Readonly<Record<string, number>> = {
-      HUP: 1,
-      INT: 2,
-      QUIT: 3,
-      ILL: 4,
-      ABRT: 6,
-      FPE: 8,
-      KILL: 9,
-      SEGV: 11,
-      PIPE: 13,
-      ALRM: 14,
-      TERM: 15,
-    }
-
     /**
      * Sends a signal request. ssh2's `channel.signal` does nothing once our side has sent EOF
      * (which every command gets after its stdin), so the request goes through the protocol.
@@ -771,7 +758,7 @@ export const make = (
             }
             const name = exit.signal?.replace(/^SIG/, "")
             resume(Effect.succeed({
-              exitCode: exit.code ?? 128 + (signals[name ?? ""] ?? 0),
+              exitCode: exit.code ?? 128 + (signalNumber(name ?? "") ?? 0),
               signal: name === undefined ? null : `SIG${name}`,
               stdout: Buffer.concat(out).toString("utf8"),
               stderr: Buffer.concat(errs).toString("utf8"),
