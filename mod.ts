@@ -67,3 +67,13 @@ export * as LocalTransport from "./backends/local/LocalTransport.ts"
 export * as SshTransport from "./backends/ssh/SshTransport.ts"
 /** The shellcmd backend: jobs as processes on the transport's host. @since 0.1.0 */
 export * as Shellcmd from "./backends/shellcmd/Shellcmd.ts"
+/** The flow every batch scheduler shares, over a dialect of pure functions. @since 0.1.0 */
+export * as Batch from "./backends/batch/Batch.ts"
+/** What one batch scheduler's dialect is made of. @since 0.1.0 */
+export * as BatchDialect from "./backends/batch/Dialect.ts"
+/** The job script and the submit script of the batch flow. @since 0.1.0 */
+export * as BatchScript from "./backends/batch/Script.ts"
+/** The SLURM backend. @since 0.1.0 */
+export * as Slurm from "./backends/slurm/Slurm.ts"
+/** SLURM's argv builders and pure parsers. @since 0.1.0 */
+export * as SlurmParse from "./backends/slurm/SlurmParse.ts"

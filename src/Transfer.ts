@@ -18,6 +18,9 @@
  * `peek` copies a byte range of a file in the job directory (a negative offset counts from the
  * end, clamped to the start) into a local path or an effect `Sink`.
  *
+ * `stageInputs` is the other direction, shared by every backend: it copies an application's
+ * `file:` inputs into a new job directory, keeping the executable bit.
+ *
  * @since 0.1.0
  * @module
  */
@@ -29,6 +32,7 @@ import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { ANY_OUTPUT, normalizeRelative, relativePathProblem } from "./Application.ts"
 import type { Auth } from "./Auth.ts"
+import type { Application } from "./Application.ts"
 import type { Job } from "./Job.ts"
 import { LrmsError } from "./LrmsError.ts"
 import type { TransportShape } from "./Transport.ts"
@@ -384,6 +388,49 @@ export const getResults = (
       })), { concurrency: "unbounded", discard: true })
     return { copied, skipped, missing }
   })
+
+// =============================================================================
+// stageInputs
+// =============================================================================
+
+/**
+ * Copies an application's inputs into the job directory on the transport's host: parent
+ * directories are created, a locally executable file stays executable, and an unreadable local
+ * file fails with `DataStaging` naming the input.
+ *
+ * @since 0.1.0
+ * @category transfers
+ */
+export const stageInputs = (
+  transport: TransportShape,
+  fileSystem: FileSystem.FileSystem,
+  app: Application,
+  jobDir: string,
+  backend: string,
+): Effect.Effect<void, LrmsError, Auth> =>
+  Effect.forEach(app.inputs, (input, i) =>
+    Effect.gen(function* () {
+      const local = TransferUrl.toPath(input.source)
+      const info = yield* fileSystem.stat(local).pipe(
+        Effect.mapError((e) =>
+          new LrmsError({
+            reason: "DataStaging",
+            backend,
+            operation: "submitJob",
+            description: `inputs.${i}.source: cannot read ${local}: ${e.message}`,
+            cause: e,
+          })
+        ),
+      )
+      const remote = `${jobDir}/${input.remote}`
+      if (input.remote.includes("/")) {
+        yield* transport.mkdir(remote.slice(0, remote.lastIndexOf("/")), { recursive: true })
+      }
+      yield* transport.put(local, remote)
+      if (info.type === "File" && (info.mode & 0o100) !== 0) {
+        yield* transport.chmod(remote, 0o755)
+      }
+    }), { discard: true })
 
 // =============================================================================
 // peek

@@ -118,3 +118,29 @@ Deno.test("property: quote never lets a quote through unescaped", () => {
     }),
   )
 })
+
+Deno.test("split reads back what command quoted, whatever the words", () => {
+  fc.assert(
+    fc.property(fc.array(fc.string().filter((s) => !s.includes("\0"))), (words) => {
+      deepStrictEqual(Shell.split(Shell.command(words)), words)
+    }),
+  )
+})
+
+Deno.test("split: configuration command lines as GC3Pie users write them", () => {
+  deepStrictEqual(Shell.split("/opt/slurm/bin/sbatch --constraint=gpu"), [
+    "/opt/slurm/bin/sbatch",
+    "--constraint=gpu",
+  ])
+  deepStrictEqual(Shell.split("scancel   # the site's scancel"), ["scancel"])
+  deepStrictEqual(Shell.split(`sbatch --comment="a \\"b\\" \\$c" x#y`), [
+    "sbatch",
+    '--comment=a "b" $c',
+    "x#y",
+  ])
+  deepStrictEqual(Shell.split("a\\ b 'c''d' \"\""), ["a b", "cd", ""])
+  deepStrictEqual(Shell.split(""), [])
+  strictEqual(Shell.split("'open"), undefined)
+  strictEqual(Shell.split('"open'), undefined)
+  strictEqual(Shell.split("trailing\\"), undefined)
+})

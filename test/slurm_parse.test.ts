@@ -677,3 +677,112 @@ Deno.test("property: argvs refuse any list holding an odd id", () => {
     ),
   )
 })
+
+// =============================================================================
+// sbatch argv, squeue reply, sinfo
+// =============================================================================
+
+const baseSbatch: Slurm.SbatchOptions = {
+  jobname: "lrms.job",
+  cores: 1,
+  workdir: "/spool/job.1",
+  script: "/spool/job.1/.lrms/job.sh",
+  output: "/spool/job.1/.lrms/scheduler.out",
+  error: "/spool/job.1/.lrms/scheduler.err",
+  exportEnv: "ALL",
+}
+
+Deno.test("sbatchArgv: one --name=value word per option, rounding up memory and time", () => {
+  deepStrictEqual(
+    Slurm.sbatchArgv({
+      ...baseSbatch,
+      cores: 4,
+      memory: 3 * 1000 ** 3, // 3 GB = 2861.02 MiB → 2862M
+      walltime: Duration.seconds(30), // GC3Pie sent --time 0 (no limit at all)
+      partition: "debug",
+      account: "proj 42",
+      qos: "high",
+      reservation: "r1",
+      gres: "gpu:a100:2",
+      gpus: "2",
+      exportEnv: "NONE",
+    }),
+    [
+      "sbatch",
+      "--job-name=lrms.job",
+      "--chdir=/spool/job.1",
+      "--output=/spool/job.1/.lrms/scheduler.out",
+      "--error=/spool/job.1/.lrms/scheduler.err",
+      "--no-requeue",
+      "--nodes=1",
+      "--ntasks=1",
+      "--cpus-per-task=4",
+      "--mem=2862M",
+      "--time=1",
+      "--partition=debug",
+      "--account=proj 42",
+      "--qos=high",
+      "--reservation=r1",
+      "--gres=gpu:a100:2",
+      "--gpus=2",
+      "--export=NONE",
+      "/spool/job.1/.lrms/job.sh",
+    ],
+  )
+  const argv = Slurm.sbatchArgv({
+    ...baseSbatch,
+    memory: 1,
+    walltime: Duration.minutes(90),
+    output: "/home/a%b/o",
+  })
+  ok(argv.includes("--mem=1M"))
+  ok(argv.includes("--time=90"))
+  ok(argv.includes("--output=/home/a%%b/o"), "SLURM reads %% as a literal %")
+})
+
+Deno.test("property: sbatchArgv keeps every value inside its own word, the script last", () => {
+  const value = fc.string({ minLength: 1 }).filter((s) => !/[\r\n\0]/.test(s))
+  fc.assert(
+    fc.property(value, value, fc.integer({ min: 1, max: 4096 }), (partition, account, cores) => {
+      const argv = Slurm.sbatchArgv({ ...baseSbatch, partition, account, cores })
+      strictEqual(argv.at(-1), baseSbatch.script)
+      ok(argv.includes(`--partition=${partition}`))
+      ok(argv.includes(`--account=${account}`))
+      ok(argv.includes(`--cpus-per-task=${cores}`))
+      // nothing but the script is a bare word: no value can pose as an option or a file
+      deepStrictEqual(argv.slice(1, -1).filter((w) => !w.startsWith("--")), [])
+    }),
+  )
+})
+
+Deno.test("sbatchRetryable: a busy controller may pass later, a bad request never", () => {
+  ok(
+    Slurm.sbatchRetryable(
+      "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation",
+    ),
+  )
+  ok(Slurm.sbatchRetryable("sbatch: error: Unable to contact slurm controller (connect failure)"))
+  ok(Slurm.sbatchRetryable("sbatch: error: QOSMaxSubmitJobPerUserLimit"))
+  ok(!Slurm.sbatchRetryable("sbatch: error: Memory specification can not be satisfied"))
+  ok(!Slurm.sbatchRetryable("sbatch: error: invalid partition specified: nosuchpart"))
+})
+
+Deno.test("terminationOfState: COMPLETED is exit 0, kills and node failures are pseudo-signals", () => {
+  deepStrictEqual(Slurm.terminationOfState("COMPLETED"), Termination.exited(0))
+  strictEqual(Slurm.terminationOfState("TIMEOUT")?.signal, Termination.Signals.RemoteKill)
+  strictEqual(Slurm.terminationOfState("NODE_FAIL")?.signal, Termination.Signals.RemoteError)
+  strictEqual(Slurm.terminationOfState("FAILED"), undefined)
+})
+
+Deno.test("sinfo: idle CPUs summed over distinct nodes", () => {
+  deepStrictEqual(Slurm.sinfoArgv("debug"), [
+    "sinfo",
+    "--noheader",
+    "--Node",
+    "--format=%N^%C",
+    "--partition=debug",
+  ])
+  strictEqual(Slurm.parseIdleCpus("vm^1/1/0/2\nvm^1/1/0/2\nn2^0/8/0/8\nbanner\n"), 9)
+  strictEqual(Slurm.parseIdleCpus(""), undefined)
+  strictEqual(Slurm.parseIdleCpus("garbage"), undefined)
+})

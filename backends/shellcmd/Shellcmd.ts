@@ -52,6 +52,7 @@ import type * as Scope from "effect/Scope"
 import type { Application } from "../../src/Application.ts"
 import { Auth, credentialKey } from "../../src/Auth.ts"
 import * as Batcher from "../../src/internal/batcher.ts"
+import { memoize } from "../../src/internal/memoize.ts"
 import { decodeOrFail } from "../../src/internal/decode.ts"
 import * as Job from "../../src/Job.ts"
 import { Lrms, type LrmsShape, make as makeLrms } from "../../src/Lrms.ts"
@@ -59,7 +60,7 @@ import { LrmsError } from "../../src/LrmsError.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import * as Resource from "../../src/Resource.ts"
 import * as Termination from "../../src/Termination.ts"
-import * as TransferUrl from "../../src/TransferUrl.ts"
+import * as Transfer from "../../src/Transfer.ts"
 import { expandHome, readFileString, run, Transport } from "../../src/Transport.ts"
 import * as LocalTransport from "../local/LocalTransport.ts"
 import * as Bookkeeping from "./Bookkeeping.ts"
@@ -199,19 +200,6 @@ const lrmsError = (
   description: string,
   cause?: unknown,
 ) => new LrmsError({ reason, backend: BACKEND, operation, description, cause })
-
-/** Runs an effect once successfully, then returns its value; a failure is not remembered. */
-const memoize = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<Effect.Effect<A, E, R>> =>
-  Effect.map(Effect.makeSemaphore(1), (lock) => {
-    let value: Option.Option<A> = Option.none()
-    return lock.withPermits(1)(
-      Effect.suspend(() =>
-        Option.isSome(value)
-          ? Effect.succeed(value.value)
-          : Effect.tap(self, (a) => Effect.sync(() => (value = Option.some(a))))
-      ),
-    )
-  })
 
 const numberData = (job: Job.Job, key: string): number | undefined => {
   const v = job.backendData[key]
@@ -661,30 +649,6 @@ export const make = (
         ),
     })
 
-    const stageInputs = (app: Application, jobDir: string) =>
-      Effect.forEach(app.inputs, (input, i) =>
-        Effect.gen(function* () {
-          const local = TransferUrl.toPath(input.source)
-          const info = yield* fileSystem.stat(local).pipe(
-            Effect.mapError((e) =>
-              lrmsError(
-                "DataStaging",
-                "submitJob",
-                `inputs.${i}.source: cannot read ${local}: ${e.message}`,
-                e,
-              )
-            ),
-          )
-          const remote = `${jobDir}/${input.remote}`
-          if (input.remote.includes("/")) {
-            yield* transport.mkdir(remote.slice(0, remote.lastIndexOf("/")), { recursive: true })
-          }
-          yield* transport.put(local, remote)
-          if (info.type === "File" && (info.mode & 0o100) !== 0) {
-            yield* transport.chmod(remote, 0o755)
-          }
-        }), { discard: true })
-
     const submitJob = (app: Application): Effect.Effect<Job.Job, LrmsError, Auth> =>
       Effect.gen(function* () {
         const { info, spool } = yield* discover
@@ -708,7 +672,7 @@ export const make = (
           )
           // the job id is a fresh UUID: one recursive mkdir makes the spool, job and private dirs
           yield* transport.mkdir(`${jobDir}/${Wrapper.PRIVATE_DIR}`, { recursive: true })
-          yield* stageInputs(app, jobDir)
+          yield* Transfer.stageInputs(transport, fileSystem, app, jobDir, BACKEND)
           if (app.arguments[0].startsWith("./")) {
             yield* transport.chmod(`${jobDir}/${app.arguments[0].slice(2)}`, 0o755).pipe(
               Effect.ignore,

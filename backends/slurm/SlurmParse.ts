@@ -73,6 +73,102 @@ export const parseSbatchJobId = (stdout: string): string | undefined => {
   return undefined
 }
 
+/**
+ * What goes on an `sbatch` command line.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SbatchOptions {
+  /** `--job-name`. */
+  readonly jobname: string
+  /** `--cpus-per-task` (one task on one node). */
+  readonly cores: number
+  /** Memory for the whole job, in bytes (rounded up to MiB). */
+  readonly memory?: number | undefined
+  /** Wall-clock limit (rounded up to whole minutes, SLURM's unit). */
+  readonly walltime?: Duration.Duration | undefined
+  /** The job's working directory. */
+  readonly workdir: string
+  /** The job script. */
+  readonly script: string
+  /** Where SLURM writes the script's own stdout and stderr. */
+  readonly output: string
+  /** See {@linkcode SbatchOptions.output}. */
+  readonly error: string
+  /** `--partition`. */
+  readonly partition?: string | undefined
+  /** `--account`. */
+  readonly account?: string | undefined
+  /** `--qos`. */
+  readonly qos?: string | undefined
+  /** `--reservation`. */
+  readonly reservation?: string | undefined
+  /** `--gres` (`gpu:2`, `gpu:a100:1`). */
+  readonly gres?: string | undefined
+  /** `--gpus` (`2`, `a100:1`). */
+  readonly gpus?: string | undefined
+  /** `--export` (`ALL`, `NONE`, `ALL,FOO=bar`). */
+  readonly exportEnv: string
+}
+
+/** SLURM expands `%j`-style patterns in `--output` / `--error`; `%%` is a literal `%`. */
+const literalPattern = (path: string) => path.replaceAll("%", "%%")
+
+/**
+ * The `sbatch` argv: every option is one `--name=value` word (no value can become another
+ * option), the script last. One task on one node with `cores` CPUs; memory in MiB rounded up;
+ * the time limit in minutes rounded up (GC3Pie rounded down, so 30 s became `--time 0`, which
+ * SLURM reads as no limit at all); no requeue.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const sbatchArgv = (o: SbatchOptions): ReadonlyArray<string> => {
+  const opt = (name: string, value: string | undefined) =>
+    value === undefined ? [] : [`--${name}=${value}`]
+  return [
+    "sbatch",
+    `--job-name=${o.jobname}`,
+    `--chdir=${o.workdir}`,
+    `--output=${literalPattern(o.output)}`,
+    `--error=${literalPattern(o.error)}`,
+    "--no-requeue",
+    "--nodes=1",
+    "--ntasks=1",
+    `--cpus-per-task=${o.cores}`,
+    ...opt(
+      "mem",
+      o.memory !== undefined ? `${Math.max(1, Math.ceil(o.memory / 1024 ** 2))}M` : undefined,
+    ),
+    ...opt(
+      "time",
+      o.walltime !== undefined
+        ? String(Math.max(1, Math.ceil(Duration.toMillis(o.walltime) / 60_000)))
+        : undefined,
+    ),
+    ...opt("partition", o.partition),
+    ...opt("account", o.account),
+    ...opt("qos", o.qos),
+    ...opt("reservation", o.reservation),
+    ...opt("gres", o.gres),
+    ...opt("gpus", o.gpus),
+    `--export=${o.exportEnv}`,
+    o.script,
+  ]
+}
+
+/**
+ * Whether `sbatch`'s refusal may pass if tried again unchanged: the controller was busy or
+ * unreachable, or a submit-count limit was hit (`QOSMaxSubmitJobPerUserLimit`).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const sbatchRetryable = (output: string): boolean =>
+  /timed out|Unable to contact|temporarily unavailable|try again|Socket|MaxSubmitJob|submit limit|Slurm backup controller in standby/i
+    .test(output)
+
 // =============================================================================
 // squeue
 // =============================================================================
@@ -308,6 +404,17 @@ const parseExitCode = (text: string): Termination.Termination | undefined => {
 }
 
 /**
+ * How a job in a final state ended, as far as the state alone tells: `COMPLETED` is exit 0 (SLURM
+ * says so only when every step exited 0), the batch system's kills and node failures are the
+ * pseudo-signals below; `FAILED` and the other states need the exit code (`undefined`).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const terminationOfState = (native: string): Termination.Termination | undefined =>
+  native === "COMPLETED" ? Termination.exited(0) : terminationOf(native, "")
+
+/**
  * How a job in a final state ended. GC3Pie's overrides are kept: the batch system's kills
  * (CANCELLED, TIMEOUT; and PREEMPTED, DEADLINE) are RemoteKill with exit 75 (`EX_TEMPFAIL`),
  * node failures (NODE_FAIL; and BOOT_FAIL) RemoteError with exit 75. OUT_OF_MEMORY is
@@ -460,6 +567,40 @@ export const scancelArgv = (ids: ReadonlyArray<string>): ReadonlyArray<string> |
 // =============================================================================
 // Resource status
 // =============================================================================
+
+/**
+ * The `sinfo` argv that prints every node once per partition with its CPU counts
+ * (`NODE^allocated/idle/other/total`), restricted to one partition if given.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const sinfoArgv = (partition?: string): ReadonlyArray<string> => [
+  "sinfo",
+  "--noheader",
+  "--Node",
+  "--format=%N^%C",
+  ...(partition !== undefined ? [`--partition=${partition}`] : []),
+]
+
+/**
+ * Sums the idle CPUs in the reply to {@linkcode sinfoArgv}, counting each node once (a node in
+ * two partitions is listed twice). Returns `undefined` when no line is readable.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseIdleCpus = (stdout: string): number | undefined => {
+  const idle = new Map<string, number>()
+  for (const raw of stdout.split(/\r?\n/)) {
+    const m = /^([^\s^]+)\^(\d{1,9})\/(\d{1,9})\/(\d{1,9})\/(\d{1,9})$/.exec(raw.trim())
+    if (m !== null) idle.set(m[1]!, Number(m[3]))
+  }
+  if (idle.size === 0) return undefined
+  let sum = 0
+  for (const n of idle.values()) sum += n
+  return sum
+}
 
 /**
  * The `squeue` argv that lists every queued and running job of every user, one

@@ -1,0 +1,496 @@
+/**
+ * The flow every batch scheduler shares (GC3Pie's `BatchSystem`), over any `Transport`, with a
+ * `Dialect` for what differs.
+ *
+ * - **Submit**: a job directory under the spool directory (which compute nodes must see at the
+ *   same path), the inputs staged into it, a job script (directives, prologue, payload with the
+ *   application's own stdin/stdout/stderr, epilogue) written beside them, and the submit command
+ *   run in that directory. Submissions made in the same moment share one transport call (one
+ *   `/bin/sh` runs their submit commands in turn), so a loop of submits costs about what a shell
+ *   loop of raw `sbatch` costs. A refused submission removes its job directory.
+ * - **State**: the stat command first; for a job that has left the queue (or that the queue
+ *   lists as finished), accounting; when accounting has nothing yet, the last state is kept for
+ *   a grace window (`accountingDelay`, 15 s), then the job is `UNKNOWN`. The window restarts
+ *   whenever information comes back (GC3Pie kept the first failure time forever). Every
+ *   `updateJobState` made in the same moment is answered by one stat command (and at most one
+ *   accounting command) per credential, ids chunked for the command line: 1,000 jobs polled
+ *   together cost one or two scheduler calls, not 1,000. When the scheduler cannot be asked at
+ *   all (controller down) and accounting does not have the job's end, the call fails with a
+ *   recoverable `CommandFailed`: the job is unchanged and the next poll picks it up again.
+ * - **Cancel** (batched too), **free** (`rm -r` of the job directory), **results** and
+ *   **peek** through the transport, the resource status from the dialect's commands.
+ *
+ * @since 0.1.0
+ * @module
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type { Application } from "../../src/Application.ts"
+import { Auth, credentialKey } from "../../src/Auth.ts"
+import * as Batcher from "../../src/internal/batcher.ts"
+import { memoizeBy } from "../../src/internal/memoize.ts"
+import * as Job from "../../src/Job.ts"
+import { type LrmsShape, make as makeLrms } from "../../src/Lrms.ts"
+import { LrmsError } from "../../src/LrmsError.ts"
+import * as Quantity from "../../src/Quantity.ts"
+import * as Resource from "../../src/Resource.ts"
+import * as Shell from "../../src/Shell.ts"
+import * as Termination from "../../src/Termination.ts"
+import * as Transfer from "../../src/Transfer.ts"
+import { expandHome, readFileString, run, Transport } from "../../src/Transport.ts"
+import type { AccountingRecord, Dialect, Reply, StatRecord } from "./Dialect.ts"
+import * as Script from "./Script.ts"
+
+// =============================================================================
+// Configuration
+// =============================================================================
+
+/**
+ * Shell text for a prologue or epilogue: any text, inserted in the job script as it is.
+ */
+const ScriptText = Schema.String
+
+/**
+ * The configuration fields every batch backend shares, beside the static attributes: where job
+ * directories go (`spooldir`, which compute nodes must see at the same path), how long to wait
+ * for accounting after a job leaves the queue (`accountingDelay`), shell text run before and
+ * after every job (`prologue`, `epilogue`), and command overrides (`commands.sbatch =
+ * "/opt/slurm/bin/sbatch --constraint=x"`: split by shell rules, `#` comments dropped).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const BatchConfigFields = {
+  ...Resource.ResourceConfig.fields,
+  spooldir: Schema.optionalWith(Schema.String.pipe(Schema.nonEmptyString()), {
+    default: () => "~/.effect-lrms/batch",
+  }),
+  accountingDelay: Schema.optionalWith(Quantity.DurationFromInput, {
+    default: () => Duration.seconds(15),
+  }),
+  prologue: Schema.optional(ScriptText),
+  epilogue: Schema.optional(ScriptText),
+}
+
+/**
+ * A `commands` field for a dialect's command names: each value is a command line, split by
+ * shell rules.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Commands = <const Names extends ReadonlyArray<string>>(
+  names: Names,
+): Schema.Struct<{ [K in Names[number]]: Schema.optional<Schema.filter<typeof Schema.String>> }> =>
+  Schema.Struct(
+    Object.fromEntries(names.map((n) => [
+      n,
+      Schema.optional(Schema.String.pipe(
+        Schema.filter((s) => {
+          const words = Shell.split(s)
+          return words === undefined
+            ? "unterminated quote or trailing backslash"
+            : words.length === 0
+            ? "no command"
+            : true
+        }),
+      )),
+    ])) as { [K in Names[number]]: Schema.optional<Schema.filter<typeof Schema.String>> },
+  )
+
+/**
+ * The decoded shared configuration a dialect's backend hands to {@linkcode make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BatchConfig extends Schema.Struct.Type<typeof BatchConfigFields> {
+  /** Command overrides by canonical name (`sbatch`), each a command line. */
+  readonly commands?: Readonly<Record<string, string | undefined>> | undefined
+}
+
+// =============================================================================
+// Implementation
+// =============================================================================
+
+type StatOutcome =
+  | { readonly _tag: "Found"; readonly record: StatRecord }
+  | { readonly _tag: "Absent" }
+  | { readonly _tag: "Failed"; readonly message: string }
+
+const absent: StatOutcome = { _tag: "Absent" }
+
+/** Random hex, for the submit script's markers. */
+const token = () => `lrms${crypto.randomUUID().replaceAll("-", "")}`
+
+const lastLine = (text: string) =>
+  text.split("\n").map((l) => l.trim()).filter((l) => l !== "").at(-1)
+
+/**
+ * Builds a batch `Lrms` from a dialect and the decoded shared configuration, over the
+ * `Transport` in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  dialect: Dialect,
+  config: BatchConfig,
+): Effect.Effect<LrmsShape, LrmsError, Transport | FileSystem.FileSystem | Scope.Scope> =>
+  Effect.gen(function* () {
+    const backend = dialect.name
+    const transport = yield* Transport
+    const fileSystem = yield* FileSystem.FileSystem
+    const resource = Resource.make(backend, config)
+    const fail = (
+      reason: LrmsError["reason"],
+      operation: string,
+      description: string,
+      extra: { readonly recoverable?: boolean; readonly cause?: unknown } = {},
+    ) => new LrmsError({ reason, backend, operation, description, ...extra })
+
+    // ---- command overrides ------------------------------------------------------------------
+    const overrides = new Map<string, ReadonlyArray<string>>()
+    for (const [name, line] of Object.entries(config.commands ?? {})) {
+      if (line === undefined) continue
+      const words = Shell.split(line)
+      if (words === undefined || words.length === 0) {
+        return yield* fail("ConfigurationError", "config", `commands.${name}: cannot split ${line}`)
+      }
+      overrides.set(name, words)
+    }
+    const command = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
+      const words = overrides.get(argv[0]!)
+      return words === undefined ? argv : [...words, ...argv.slice(1)]
+    }
+    const exec = (argv: ReadonlyArray<string>, env?: Readonly<Record<string, string>>) =>
+      transport.exec(command(argv), env !== undefined ? { env } : undefined)
+
+    // ---- per-user paths (the caller's Auth decides whose home `~` is) -----------------------
+    const userPaths = memoizeBy((_key: string) =>
+      Effect.gen(function* () {
+        const spool = yield* expandHome(transport, config.spooldir)
+        const user = (yield* run(transport, ["id", "-un"], { backend, operation: "discover" }))
+          .stdout.trim()
+        return { spool, user }
+      })
+    )
+    const paths = Effect.flatMap(Auth, (auth) => userPaths(credentialKey(auth.credential)))
+
+    // ---- batched scheduler calls -------------------------------------------------------------
+    const submitter = yield* Batcher.make<
+      Script.SubmitRun,
+      { readonly exitCode: number; readonly output: string } | undefined,
+      LrmsError
+    >({
+      window: Duration.millis(2),
+      maxBatch: 100,
+      missing: undefined,
+      run: (runs) => {
+        const t = token()
+        return transport.exec(["/bin/sh", "-s"], { stdin: Script.renderSubmitScript(t, runs) })
+          .pipe(
+            Effect.map((r) => {
+              const results = Script.parseSubmitOutput(t, runs.length, r.stdout)
+              return new Map(runs.map((run, i) => [run, results[i]]))
+            }),
+          )
+      },
+    })
+
+    const stat = yield* Batcher.make<string, StatOutcome, LrmsError>({
+      window: Duration.millis(5),
+      maxBatch: dialect.maxIds,
+      missing: absent,
+      run: (ids) =>
+        Effect.gen(function* () {
+          const argv = dialect.stat.argv(ids)
+          if (argv === undefined) {
+            return yield* fail("InvalidArgument", "updateJobState", `bad job id in ${ids}`)
+          }
+          const reply = yield* exec(argv, dialect.stat.env)
+          const result = dialect.stat.parse(reply, ids)
+          if (result._tag === "Failed") {
+            const failed: StatOutcome = result
+            return new Map(ids.map((id) => [id, failed]))
+          }
+          return new Map(
+            [...result.jobs].map(([id, record]) => [id, { _tag: "Found", record } as StatOutcome]),
+          )
+        }),
+    })
+
+    const accounting = yield* Batcher.make<string, AccountingRecord | undefined, LrmsError>({
+      window: Duration.millis(5),
+      maxBatch: dialect.maxIds,
+      missing: undefined,
+      run: (ids) =>
+        Effect.gen(function* () {
+          const found = new Map<string, AccountingRecord>()
+          for (const source of dialect.accounting) {
+            const left = ids.filter((id) => found.get(id)?.state !== "TERMINATING")
+            if (left.length === 0) break
+            const argv = source.argv(left)
+            if (argv === undefined) continue
+            const reply = yield* exec(argv, source.env)
+            if (reply.exitCode !== 0) continue
+            for (const [id, record] of source.parse(reply, left)) {
+              if (!found.has(id) || record.state === "TERMINATING") found.set(id, record)
+            }
+          }
+          return found
+        }),
+    })
+
+    const cancel = yield* Batcher.make<string, Reply, LrmsError>({
+      window: Duration.millis(5),
+      maxBatch: dialect.maxIds,
+      missing: { exitCode: 0, stdout: "", stderr: "" },
+      run: (ids) =>
+        Effect.gen(function* () {
+          const argv = dialect.cancel.argv(ids)
+          if (argv === undefined) {
+            return yield* fail("InvalidArgument", "cancelJob", `bad job id in ${ids}`)
+          }
+          const reply = yield* exec(argv)
+          return new Map(ids.map((id) => [id, reply]))
+        }),
+    })
+
+    // ---- operations --------------------------------------------------------------------------
+    const nativeIdOf = (job: Job.Job, operation: string) => {
+      const id = job.nativeId
+      return id !== undefined && dialect.stat.argv([id]) !== undefined
+        ? Effect.succeed(id)
+        : Effect.fail(
+          fail("InvalidArgument", operation, `job ${job.id} has no valid ${backend} job id`),
+        )
+    }
+
+    const privatePath = (jobDir: string, file: string) => `${jobDir}/${Script.PRIVATE_DIR}/${file}`
+
+    /** The last line the scheduler wrote to the job's error file (`... DUE TO TIME LIMIT`). */
+    const schedulerMessage = (job: Job.Job) =>
+      job.remoteDir === undefined
+        ? Effect.succeed(undefined)
+        : readFileString(transport, privatePath(job.remoteDir, Script.Files.schedulerError)).pipe(
+          Effect.map((text) => lastLine(text.slice(-4096))),
+          Effect.orElseSucceed(() => undefined),
+        )
+
+    const finished = (
+      job: Job.Job,
+      native: string,
+      termination: Termination.Termination,
+      usage: Job.Usage | undefined,
+    ) =>
+      Effect.gen(function* () {
+        const note = Termination.isSuccess(termination) ? undefined : yield* schedulerMessage(job)
+        const done = Job.withBackendData(job, { graceSince: null, nativeState: native })
+        return Job.transition(done, "TERMINATING", {
+          termination,
+          ...(usage !== undefined ? { usage } : {}),
+          message: `${backend} says ${native}${note !== undefined ? `: ${note}` : ""}`,
+        })
+      })
+
+    const updateJobState = (job: Job.Job): Effect.Effect<Job.Job, LrmsError, Auth> =>
+      Effect.gen(function* () {
+        const id = yield* nativeIdOf(job, "updateJobState")
+        const outcome = yield* stat(id)
+        if (outcome._tag === "Found" && outcome.record.state !== "TERMINATING") {
+          const { state, native, reason } = outcome.record
+          const seen = job.backendData.graceSince === null ||
+              job.backendData.graceSince === undefined
+            ? job
+            : Job.withBackendData(job, { graceSince: null })
+          const noted = seen.backendData.nativeState === native &&
+              seen.backendData.nativeReason === (reason ?? null)
+            ? seen
+            : Job.withBackendData(seen, { nativeState: native, nativeReason: reason ?? null })
+          return Job.transition(noted, state, {
+            ...(state !== job.state
+              ? { message: `${backend} says ${native}${reason ? ` (${reason})` : ""}` }
+              : {}),
+          })
+        }
+        const record = yield* accounting(id)
+        if (record !== undefined && record.state === "TERMINATING") {
+          return yield* finished(
+            job,
+            record.native,
+            record.termination ?? Termination.signalled(Termination.Signals.RemoteError),
+            record.usage,
+          )
+        }
+        if (outcome._tag === "Failed") {
+          return yield* fail(
+            "CommandFailed",
+            "updateJobState",
+            `cannot ask ${backend} about job ${id}: ${outcome.message}` +
+              (record !== undefined ? ` (accounting says ${record.native})` : ""),
+            { recoverable: true },
+          )
+        }
+        // left the queue (or listed as finished) and accounting has nothing yet: grace window
+        const now = Date.now()
+        const since = typeof job.backendData.graceSince === "number"
+          ? job.backendData.graceSince
+          : now
+        if (now - since <= Duration.toMillis(config.accountingDelay)) {
+          return since === job.backendData.graceSince
+            ? job
+            : Job.withBackendData(job, { graceSince: since })
+        }
+        if (outcome._tag === "Found" && outcome.record.termination !== undefined) {
+          return yield* finished(job, outcome.record.native, outcome.record.termination, undefined)
+        }
+        return Job.transition(Job.withBackendData(job, { graceSince: since }), "UNKNOWN", {
+          message: `${backend} has no information about job ${id}: it left the queue and ` +
+            `accounting has no record of its end after ${
+              Quantity.formatDuration(config.accountingDelay)
+            }`,
+        })
+      })
+
+    const cancelJob = (job: Job.Job): Effect.Effect<Job.Job, LrmsError, Auth> =>
+      Effect.gen(function* () {
+        const id = yield* nativeIdOf(job, "cancelJob")
+        const reply = yield* cancel(id)
+        if (reply.exitCode === 127) {
+          return yield* fail(
+            "CommandFailed",
+            "cancelJob",
+            `cannot run the cancel command: ${reply.stderr.trim()}`,
+          )
+        }
+        const said = lastLine(`${reply.stdout}\n${reply.stderr}`)
+        return Job.log(
+          job,
+          reply.exitCode === 0
+            ? `Asked ${backend} to cancel job ${id}`
+            : `${backend} did not cancel job ${id} (exit ${reply.exitCode}${
+              said !== undefined ? `: ${said}` : ""
+            }); it may have ended already`,
+        )
+      })
+
+    const free = (job: Job.Job): Effect.Effect<void, LrmsError, Auth> =>
+      job.remoteDir === undefined
+        ? Effect.void
+        : transport.remove(job.remoteDir, { recursive: true })
+
+    const getResourceStatus = Effect.gen(function* () {
+      const { user } = yield* paths
+      const replies = yield* Effect.forEach(dialect.status.argvs, (argv) => exec(argv), {
+        concurrency: "unbounded",
+      })
+      const parsed = dialect.status.parse(replies, user)
+      if (typeof parsed === "string") {
+        return yield* fail("UnexpectedOutput", "getResourceStatus", parsed, { recoverable: true })
+      }
+      return new Resource.ResourceStatus({ ...parsed, updatedAt: new Date() })
+    })
+
+    const prepareJob = (app: Application, jobDir: string) =>
+      Effect.gen(function* () {
+        const scriptPath = privatePath(jobDir, Script.Files.script)
+        const submit = dialect.submit({
+          app,
+          resource,
+          jobDir,
+          scriptPath,
+          schedulerOutput: privatePath(jobDir, Script.Files.schedulerOutput),
+          schedulerError: privatePath(jobDir, Script.Files.schedulerError),
+        })
+        // the job id is a fresh UUID: one recursive mkdir makes spool, job and private dirs
+        yield* transport.mkdir(`${jobDir}/${Script.PRIVATE_DIR}`, { recursive: true })
+        yield* Transfer.stageInputs(transport, fileSystem, app, jobDir, backend)
+        if (app.arguments[0].startsWith("./")) {
+          yield* transport.chmod(`${jobDir}/${app.arguments[0].slice(2)}`, 0o755).pipe(
+            Effect.ignore,
+          )
+        }
+        yield* transport.writeFile(
+          scriptPath,
+          Script.renderJobScript({
+            app,
+            jobDir,
+            directives: submit.directives,
+            prologue: config.prologue,
+            epilogue: config.epilogue,
+          }),
+          { mode: 0o755 },
+        )
+        return command(submit.argv)
+      })
+
+    const submitJob = (app: Application): Effect.Effect<Job.Job, LrmsError, Auth> =>
+      Effect.gen(function* () {
+        const { spool } = yield* paths
+        const job0 = Job.make({ resourceName: resource.name, backend, application: app })
+        const jobDir = `${spool}/job.${job0.id}`
+        const cleanup = transport.remove(jobDir, { recursive: true }).pipe(Effect.ignore)
+        const argv = yield* prepareJob(app, jobDir).pipe(
+          Effect.onExit((exit) => exit._tag === "Failure" ? cleanup : Effect.void),
+        )
+        // Once the submit command runs, the job must not be forgotten: no interruption until
+        // its id is recorded (or the refusal is known).
+        return yield* Effect.uninterruptible(Effect.gen(function* () {
+          const submittedAt = Date.now()
+          const result = yield* submitter({ cwd: jobDir, argv })
+          if (result === undefined) {
+            return yield* fail(
+              "ConnectionLost",
+              "submitJob",
+              `the connection to ${transport.host} ended while submitting ${jobDir}: the job ` +
+                `may or may not be queued (its directory is kept)`,
+              { recoverable: false },
+            )
+          }
+          const output = result.output.trim()
+          if (result.exitCode !== 0) {
+            yield* cleanup
+            return yield* fail(
+              "SubmitRejected",
+              "submitJob",
+              `${argv[0]} refused the job (exit ${result.exitCode})${
+                output !== "" ? `: ${output.slice(0, 2000)}` : ""
+              }`,
+              { recoverable: dialect.submitRetryable(output) },
+            )
+          }
+          const id = dialect.parseJobId(result.output)
+          if (id === undefined) {
+            return yield* fail(
+              "UnexpectedOutput",
+              "submitJob",
+              `${argv[0]} exited 0 but printed no job id (job directory ${jobDir} kept): ` +
+                output.slice(0, 2000),
+            )
+          }
+          const job = Job.update(job0, {
+            nativeId: id,
+            remoteDir: jobDir,
+            backendData: { submittedAt },
+          })
+          return Job.transition(job, "SUBMITTED", {
+            message: `Submitted to ${resource.name} as ${backend} job ${id}`,
+          })
+        }))
+      })
+
+    return makeLrms({
+      resource,
+      protocols: ["file"],
+      submitJob,
+      updateJobState,
+      cancelJob,
+      free,
+      getResourceStatus,
+      files: { transport, fileSystem, exclude: [Script.PRIVATE_DIR] },
+    })
+  })
