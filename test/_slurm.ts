@@ -1,0 +1,112 @@
+/**
+ * The test SLURM started by `test/services/slurm-up.sh`: its facts, read from its env file, and
+ * the layers the SLURM tests use. When it is down, `slurm` is `undefined` and the SLURM tests
+ * are registered as ignored with the reason printed once.
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as LocalTransport from "../backends/local/LocalTransport.ts"
+import * as Slurm from "../backends/slurm/Slurm.ts"
+import type { Lrms } from "../src/Lrms.ts"
+import type { LrmsError } from "../src/LrmsError.ts"
+import { Transport } from "../src/Transport.ts"
+
+/** What slurm-up.sh writes to its env file (the parts the tests use). */
+export interface SlurmFacts {
+  readonly dir: string
+  readonly partition: string
+  readonly node: string
+  readonly cpus: number
+  readonly memoryMb: number
+  readonly oomState: string
+}
+
+const dir = Deno.env.get("LRMS_SLURM_DIR") ?? "/tmp/effect-lrms-slurm"
+
+const load = (): SlurmFacts | string => {
+  let text: string
+  try {
+    text = Deno.readTextFileSync(`${dir}/env`)
+  } catch {
+    return `no test SLURM (${dir}/env is missing): run test/services/slurm-up.sh as root, or ` +
+      `deno task test:services`
+  }
+  const env = new Map<string, string>()
+  for (const line of text.split("\n")) {
+    const m = /^([A-Z_0-9]+)=(.*)$/.exec(line.trim())
+    if (m) env.set(m[1]!, m[2]!.replace(/^'(.*)'$/, "$1"))
+  }
+  const get = (k: string) => env.get(k) ?? ""
+  // the controller must also answer: a stale env file from a stopped cluster does not count
+  try {
+    const ping = new Deno.Command("scontrol", { args: ["ping"] }).outputSync()
+    const said = new TextDecoder().decode(ping.stdout)
+    if (!ping.success || !said.includes("UP")) {
+      return `the test SLURM of ${dir}/env does not answer: scontrol ping says ${said.trim()}`
+    }
+  } catch (e) {
+    return `cannot run scontrol: ${e}`
+  }
+  return {
+    dir,
+    partition: get("LRMS_SLURM_PARTITION") || "debug",
+    node: get("LRMS_SLURM_NODE"),
+    cpus: Number(get("LRMS_SLURM_NODE_CPUS")) || 1,
+    memoryMb: Number(get("LRMS_SLURM_NODE_MEMORY_MB")) || 0,
+    oomState: get("LRMS_SLURM_OOM_STATE"),
+  }
+}
+
+const loaded = load()
+
+/** The running test SLURM, or `undefined`. */
+export const slurm: SlurmFacts | undefined = typeof loaded === "string" ? undefined : loaded
+
+/** Why the SLURM tests are skipped, or `undefined` when the cluster is up. */
+export const skipReason: string | undefined = typeof loaded === "string" ? loaded : undefined
+
+if (skipReason !== undefined) console.warn(`SKIPPING the SLURM tests: ${skipReason}`)
+
+/** Deno test options shared by the SLURM tests. */
+export const slurmTest = {
+  ignore: slurm === undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+} as const
+
+/** A SLURM resource for the tests (limits wide enough for SLURM itself to refuse). */
+export const config = (
+  extra: Partial<Slurm.SlurmConfigInput> & { readonly spooldir: string },
+): Slurm.SlurmConfigInput => ({
+  name: "slurm-test",
+  architecture: ["x86_64", "aarch64"],
+  maxCores: 64,
+  maxCoresPerJob: 64,
+  maxMemoryPerCore: "1 TiB",
+  maxWalltime: "1 day",
+  accountingDelay: "20 seconds",
+  ...extra,
+})
+
+/** Counts the commands a transport runs, by program name. */
+export const counting = (
+  counts: Map<string, number>,
+): Layer.Layer<Transport, never, Transport> =>
+  Layer.effect(
+    Transport,
+    Effect.map(Transport, (t) => ({
+      ...t,
+      exec: (argv, options) =>
+        Effect.suspend(() => {
+          const name = argv[0] === "/bin/sh" && argv[1] === "-s" ? "submit-script" : argv[0]!
+          counts.set(name, (counts.get(name) ?? 0) + 1)
+          return t.exec(argv, options)
+        }),
+    })),
+  )
+
+/** SLURM over the local transport. */
+export const localLayer = (
+  extra: Partial<Slurm.SlurmConfigInput> & { readonly spooldir: string },
+): Layer.Layer<Lrms, LrmsError> =>
+  Slurm.layer(config(extra)).pipe(Layer.provide(LocalTransport.layer))

@@ -1,0 +1,281 @@
+/**
+ * The SLURM backend on the real single-node SLURM of test/services/slurm-up.sh (slurmctld,
+ * slurmd, slurmdbd with MariaDB), over the local transport: the contract suite, terminations and
+ * usage checked against `sacct` itself, walltime, memory, batched polling with counted commands,
+ * command overrides and directives.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as LocalTransport from "../backends/local/LocalTransport.ts"
+import * as Slurm from "../backends/slurm/Slurm.ts"
+import * as SlurmParse from "../backends/slurm/SlurmParse.ts"
+import * as Application from "../src/Application.ts"
+import * as Auth from "../src/Auth.ts"
+import type * as Job from "../src/Job.ts"
+import * as Lrms from "../src/Lrms.ts"
+import * as Termination from "../src/Termination.ts"
+import { suite } from "./contract/LrmsContract.ts"
+import { runFailure, runTest, tempDir } from "./_effect.ts"
+import { config, counting, localLayer, slurm, slurmTest } from "./_slurm.ts"
+
+suite("slurm+local", {
+  makeLayer: ({ dir }) => localLayer({ spooldir: `${dir}/spool` }),
+  sharedResource: true,
+  timeout: "120 seconds",
+  denoTest: slurmTest,
+})
+
+const test = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name: `slurm: ${name}`, ...slurmTest, fn })
+
+const app = (input: Application.ApplicationInput) => Effect.orDie(Application.make(input))
+
+const wait = (job: Job.Job, timeout: Duration.DurationInput = "120 seconds") =>
+  Lrms.awaitTermination(job, { max: "500 millis" }).pipe(
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new Error(`job ${job.nativeId} did not end in time`),
+    }),
+    Effect.orDie,
+  )
+
+/** Runs a SLURM command directly, as a user would. */
+const native = (cmd: string, args: ReadonlyArray<string>) =>
+  Effect.promise(async () => {
+    const r = await new Deno.Command(cmd, {
+      args: [...args],
+      env: SlurmParse.sacctEnv,
+      stdout: "piped",
+      stderr: "piped",
+    }).output()
+    return new TextDecoder().decode(r.stdout)
+  })
+
+/** What sacct itself says about a job, once its end is recorded. */
+const sacctOf = (id: string) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 100; i++) {
+      const rows = yield* native("sacct", [
+        "-n",
+        "-P",
+        "-j",
+        id,
+        "-o",
+        "JobID,State,ExitCode,Elapsed,MaxRSS",
+      ])
+      const lines = rows.trim().split("\n").map((l) => l.split("|"))
+      const master = lines.find((l) => l[0] === id)
+      if (master !== undefined && !["RUNNING", "PENDING", "COMPLETING"].includes(master[1]!)) {
+        return { master, lines }
+      }
+      yield* Effect.sleep("100 millis")
+    }
+    throw new Error(`sacct has no end for job ${id}`)
+  })
+
+/** A fresh SLURM layer with its own spool, and counts of the commands it runs. */
+const withSlurm = <A, E>(
+  body: (ctx: { dir: string; counts: Map<string, number> }) => Effect.Effect<
+    A,
+    E,
+    Lrms.Lrms | Auth.Auth
+  >,
+  extra: Partial<Slurm.SlurmConfigInput> = {},
+) =>
+  Effect.gen(function* () {
+    const dir = yield* tempDir("lrms-slurm-")
+    const counts = new Map<string, number>()
+    const layer = Slurm.layer(config({ ...extra, spooldir: `${dir}/spool` })).pipe(
+      Layer.provide(counting(counts)),
+      Layer.provide(LocalTransport.layer),
+      Layer.merge(Auth.none),
+    )
+    return yield* body({ dir, counts }).pipe(Effect.provide(layer))
+  })
+
+test("exit code, elapsed time and max RSS are what sacct says", () =>
+  runTest(withSlurm(() =>
+    Effect.gen(function* () {
+      const job = yield* Lrms.submitJob(
+        yield* app({
+          // hold ~120 MB for 3 s (sampled every second), then exit 3
+          arguments: ["perl", "-e", '$x = "a" x 120_000_000; sleep 3; exit 3'],
+          requestedMemory: "512 MiB",
+        }),
+      )
+      const done = yield* wait(job)
+      strictEqual(done.state, "TERMINATING")
+      deepStrictEqual(done.termination, Termination.exited(3))
+      const { master, lines } = yield* sacctOf(job.nativeId!)
+      strictEqual(master[2], "3:0")
+      const usage = done.usage!
+      deepStrictEqual(usage.duration, SlurmParse.parseSlurmDuration(master[3]!))
+      const maxRss = Math.max(...lines.map((l) => SlurmParse.parseSlurmMemory(l[4] ?? "") ?? 0))
+      strictEqual(usage.maxUsedMemory, Math.round(maxRss))
+      ok(usage.maxUsedMemory! > 100_000_000, `max RSS ${usage.maxUsedMemory} > 100 MB`)
+      ok(Duration.toSeconds(usage.duration!) >= 3, "elapsed covers the 3 s sleep")
+      strictEqual(usage.cores, 1)
+      ok(typeof usage.extra.slurm_start_time === "string")
+      yield* Lrms.free(done)
+    })
+  )))
+
+test("a job killed by a signal: sacct's 0:9 becomes signal 9", () =>
+  runTest(withSlurm(() =>
+    Effect.gen(function* () {
+      const job = yield* Lrms.submitJob(yield* app({ arguments: ["sh", "-c", "kill -9 $$"] }))
+      const done = yield* wait(job)
+      deepStrictEqual(done.termination, Termination.signalled(9))
+      strictEqual((yield* sacctOf(job.nativeId!)).master[2], "0:9")
+    })
+  )))
+
+test("a cancelled job is CANCELLED in sacct and TERMINATED here", () =>
+  runTest(withSlurm(() =>
+    Effect.gen(function* () {
+      let job = yield* Lrms.submitJob(yield* app({ arguments: ["sleep", "300"] }))
+      while (job.state === "SUBMITTED") job = yield* Lrms.updateJobState(job)
+      strictEqual(job.state, "RUNNING")
+      const cancelled = yield* Lrms.cancelJob(job)
+      strictEqual(cancelled.state, "TERMINATED")
+      strictEqual(cancelled.termination?.signal, Termination.Signals.Cancelled)
+      ok((yield* sacctOf(job.nativeId!)).master[1]!.startsWith("CANCELLED"))
+      yield* Lrms.free(cancelled)
+    })
+  )))
+
+test("a job over its walltime ends TIMEOUT: RemoteKill, exit 75, SLURM's message kept", () =>
+  runTest(withSlurm(() =>
+    Effect.gen(function* () {
+      const job = yield* Lrms.submitJob(
+        yield* app({ arguments: ["sleep", "600"], requestedWalltime: "1 minute" }),
+      )
+      const done = yield* wait(job, "240 seconds")
+      deepStrictEqual(
+        done.termination,
+        Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL),
+      )
+      strictEqual((yield* sacctOf(job.nativeId!)).master[1], "TIMEOUT")
+      ok(
+        done.history.some((h) => h.message.includes("TIME LIMIT")),
+        JSON.stringify(done.history.map((h) => h.message)),
+      )
+      yield* Lrms.free(done)
+    })
+  )))
+
+test("asking for more memory than any node has: SubmitRejected, nothing left behind", () =>
+  runTest(withSlurm(({ dir }) =>
+    Effect.gen(function* () {
+      const tooMuch = `${(slurm?.memoryMb ?? 0) + 4096} MiB`
+      const err = yield* Effect.flip(
+        Lrms.submitJob(yield* app({ arguments: ["true"], requestedMemory: tooMuch })),
+      )
+      strictEqual(err.reason, "SubmitRejected")
+      strictEqual(err.recoverable, false)
+      ok(/memory/i.test(err.message), err.message)
+      deepStrictEqual([...Deno.readDirSync(`${dir}/spool`)], [], "the job directory is removed")
+    })
+  )))
+
+test("a job using more memory than it asked for is killed (OUT_OF_MEMORY → signal 9)", () =>
+  runTest(withSlurm(() =>
+    Effect.gen(function* () {
+      const job = yield* Lrms.submitJob(
+        yield* app({
+          arguments: ["perl", "-e", '$x = "a" x 600_000_000; sleep 20'],
+          requestedMemory: "100 MiB",
+        }),
+      )
+      const done = yield* wait(job)
+      const state = (yield* sacctOf(job.nativeId!)).master[1]!
+      strictEqual(state, slurm?.oomState ?? "OUT_OF_MEMORY")
+      if (state === "OUT_OF_MEMORY") deepStrictEqual(done.termination, Termination.signalled(9))
+      ok(!Termination.isSuccess(done.termination!))
+      ok(Duration.toSeconds(done.usage!.duration!) < 20, "killed before its sleep ended")
+    })
+  )))
+
+test("500 jobs: submitted in a few shell calls, their states in one squeue, cancelled in one scancel", () =>
+  runTest(withSlurm(({ counts }) =>
+    Effect.gen(function* () {
+      const a = yield* app({ arguments: ["true"] })
+      const jobs = yield* Effect.forEach(Array.from({ length: 500 }), () => Lrms.submitJob(a), {
+        concurrency: "unbounded",
+      })
+      strictEqual(new Set(jobs.map((j) => j.nativeId)).size, 500)
+      const submitCalls = counts.get("submit-script") ?? 0
+      ok(submitCalls <= 25, `500 submissions took ${submitCalls} transport calls`)
+      counts.clear()
+      const polled = yield* Effect.forEach(jobs, Lrms.updateJobState, { concurrency: "unbounded" })
+      deepStrictEqual(Object.fromEntries(counts), { squeue: 1 })
+      ok(polled.every((j) => j.state === "STOPPED"), "held jobs are STOPPED (JobHeldUser)")
+      ok(polled.every((j) => j.backendData.nativeReason === "JobHeldUser"))
+      counts.clear()
+      const cancelled = yield* Effect.forEach(polled, Lrms.cancelJob, {
+        concurrency: "unbounded",
+      })
+      deepStrictEqual(Object.fromEntries(counts), { scancel: 1 })
+      ok(cancelled.every((j) => j.state === "TERMINATED"))
+      yield* Effect.forEach(cancelled, Lrms.free, { concurrency: 16, discard: true })
+    }), { extraDirectives: ["--hold"] })))
+
+test("finished jobs polled together cost one squeue and one sacct", () =>
+  runTest(withSlurm(({ counts }) =>
+    Effect.gen(function* () {
+      const a = yield* app({ arguments: ["sh", "-c", "exit 7"] })
+      const jobs = yield* Effect.forEach(Array.from({ length: 40 }), () => Lrms.submitJob(a), {
+        concurrency: "unbounded",
+      })
+      // wait (without the library) until sacct has all of them
+      const ids = jobs.map((j) => j.nativeId!).join(",")
+      for (let i = 0; i < 600; i++) {
+        const rows = yield* native("sacct", ["-n", "-X", "-P", "-j", ids, "-o", "State"])
+        const states = rows.trim().split("\n")
+        if (states.length === 40 && states.every((s) => s === "FAILED")) break
+        yield* Effect.sleep("200 millis")
+      }
+      counts.clear()
+      const polled = yield* Effect.forEach(jobs, Lrms.updateJobState, { concurrency: "unbounded" })
+      deepStrictEqual(Object.fromEntries(counts), { squeue: 1, sacct: 1 })
+      ok(polled.every((j) => j.state === "TERMINATING" && j.termination?.exitCode === 7))
+      yield* Effect.forEach(polled, Lrms.free, { concurrency: 16, discard: true })
+    })
+  )))
+
+test("command overrides and extra directives reach sbatch", () =>
+  runTest(Effect.gen(function* () {
+    const comment = (extra: Partial<Slurm.SlurmConfigInput>) =>
+      withSlurm(() =>
+        Effect.gen(function* () {
+          const job = yield* Lrms.submitJob(yield* app({ arguments: ["true"] }))
+          const said = yield* native("squeue", ["-h", "-t", "all", "-j", job.nativeId!, "-o", "%k"])
+          yield* Lrms.cancelJob(job)
+          return said.trim()
+        }), { ...extra, extraDirectives: ["--hold", ...(extra.extraDirectives ?? [])] })
+    strictEqual(
+      yield* comment({ commands: { sbatch: `sbatch --comment="set by 'override'" # site` } }),
+      "set by 'override'",
+    )
+    strictEqual(yield* comment({ extraDirectives: ["--comment=from-directive"] }), "from-directive")
+  })))
+
+test("bad configuration is a ConfigurationError naming the field", async () => {
+  const err = await runFailure(
+    Effect.gen(function* () {
+      return yield* Lrms.Lrms
+    }).pipe(
+      Effect.provide(localLayer({ spooldir: "/tmp/x", commands: { sbatch: "sbatch 'open" } })),
+    ),
+  )
+  strictEqual(err.reason, "ConfigurationError")
+  ok(err.message.includes("commands.sbatch"), err.message)
+  const newline = await runFailure(
+    Effect.gen(function* () {
+      return yield* Lrms.Lrms
+    }).pipe(Effect.provide(localLayer({ spooldir: "/tmp/x", extraDirectives: ["a\n#SBATCH b"] }))),
+  )
+  ok(newline.message.includes("extraDirectives"), newline.message)
+})
