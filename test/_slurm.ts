@@ -110,3 +110,14 @@ export const localLayer = (
   extra: Partial<Slurm.SlurmConfigInput> & { readonly spooldir: string },
 ): Layer.Layer<Lrms, LrmsError> =>
   Slurm.layer(config(extra)).pipe(Layer.provide(LocalTransport.layer))
+
+/** Runs a command of test/services/slurm-ctl.sh (stop-ctld, start-ctld). */
+export const slurmCtl = (what: "stop-ctld" | "start-ctld"): void => {
+  const out = new Deno.Command("bash", {
+    args: [new URL("./services/slurm-ctl.sh", import.meta.url).pathname, what],
+    env: { LRMS_SLURM_DIR: dir },
+  }).outputSync()
+  if (!out.success) {
+    throw new Error(`slurm-ctl.sh ${what} failed: ${new TextDecoder().decode(out.stderr)}`)
+  }
+}

@@ -21,7 +21,8 @@ import { runFailure, runTest, tempDir } from "./_effect.ts"
 import { config, counting, localLayer, slurm, slurmTest } from "./_slurm.ts"
 
 suite("slurm+local", {
-  makeLayer: ({ dir }) => localLayer({ spooldir: `${dir}/spool` }),
+  makeLayer: ({ dir, maxCores }) =>
+    localLayer({ spooldir: `${dir}/spool`, maxCores, maxCoresPerJob: maxCores }),
   sharedResource: true,
   timeout: "120 seconds",
   denoTest: slurmTest,

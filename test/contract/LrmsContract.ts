@@ -231,7 +231,12 @@ export const suite = (name: string, options: ContractOptions): void => {
     runTest(withLrms(3, () =>
       Effect.gen(function* () {
         const shared = options.sharedResource ?? false
-        const before = yield* Lrms.getResourceStatus
+        let before = yield* Lrms.getResourceStatus
+        // a scheduler may still be ending the job of the previous test
+        for (let i = 0; shared && i < 100 && before.userRun > 0; i++) {
+          yield* Effect.sleep("100 millis")
+          before = yield* Lrms.getResourceStatus
+        }
         let job = yield* Lrms.submitJob(
           yield* app({ arguments: ["sleep", "30"], requestedCores: 2 }),
         )

@@ -1,0 +1,167 @@
+/**
+ * Benchmark against the real SLURM of test/services/slurm-up.sh (run as root, cluster up):
+ *
+ * (a) submission: N jobs through the library (each with its own job directory and script, all
+ *     submitted at once) against a shell loop of raw `sbatch` on a script file — what a user
+ *     would write instead. Jobs are submitted held (`--hold`) and cancelled after each round, so
+ *     the two sides measure submission, not the node's two CPUs.
+ * (b) state of M tracked jobs: one `updateJobState` per job, all at once, with the scheduler
+ *     commands counted, against one raw `squeue` plus one raw `sacct` for all of them, and a
+ *     loop of one `squeue -j` per job (what polling job by job costs).
+ *
+ *   deno run -A bench/slurm.ts [N=200] [M=500] [rounds=3]
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as LocalTransport from "../backends/local/LocalTransport.ts"
+import * as Slurm from "../backends/slurm/Slurm.ts"
+import * as SlurmParse from "../backends/slurm/SlurmParse.ts"
+import * as Application from "../src/Application.ts"
+import * as Auth from "../src/Auth.ts"
+import type * as Job from "../src/Job.ts"
+import * as Lrms from "../src/Lrms.ts"
+import { quote } from "../src/Shell.ts"
+import { Transport } from "../src/Transport.ts"
+
+const submitN = Number(Deno.args[0] ?? 200)
+const trackM = Number(Deno.args[1] ?? 500)
+const rounds = Number(Deno.args[2] ?? 3)
+const NAME = "lrms-bench"
+
+const sh = (script: string): { seconds: number; stdout: string } => {
+  const t0 = performance.now()
+  const r = new Deno.Command("/bin/sh", { args: ["-c", script], env: SlurmParse.sacctEnv })
+    .outputSync()
+  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr))
+  return { seconds: (performance.now() - t0) / 1000, stdout: new TextDecoder().decode(r.stdout) }
+}
+
+const cancelAll = () => {
+  sh(`scancel --name=${NAME} 2>/dev/null; scancel --jobname=lrms.bench 2>/dev/null; true`)
+}
+
+const counts = new Map<string, number>()
+const counting = Layer.effect(
+  Transport,
+  Effect.map(Transport, (t) => ({
+    ...t,
+    exec: (argv: ReadonlyArray<string>, options?: Parameters<typeof t.exec>[1]) =>
+      Effect.suspend(() => {
+        const name = argv[0] === "/bin/sh" && argv[1] === "-s" ? "sh -s (submit)" : argv[0]!
+        counts.set(name, (counts.get(name) ?? 0) + 1)
+        return t.exec(argv, options)
+      }),
+  })),
+)
+
+const dir = Deno.makeTempDirSync({ prefix: "lrms-bench-slurm-" })
+const layer = Layer.merge(
+  Slurm.layer({
+    name: "bench",
+    architecture: ["x86_64", "aarch64"],
+    maxCores: 64,
+    maxMemoryPerCore: "1 GiB",
+    maxWalltime: "1 hour",
+    spooldir: `${dir}/spool`,
+    extraDirectives: ["--hold"],
+  }).pipe(Layer.provide(counting), Layer.provide(LocalTransport.layer)),
+  Auth.none,
+)
+
+const app = Effect.runSync(Application.make({ arguments: ["true"], jobname: "lrms.bench" }))
+
+/** A script file like the library's, submitted N times by a shell loop. */
+const rawLoop = (n: number): number => {
+  const script = `${dir}/raw.sh`
+  Deno.writeTextFileSync(script, "#!/bin/sh\ntrue\n")
+  return sh([
+    `cd ${quote(dir)}`,
+    `i=0; while [ $i -lt ${n} ]; do`,
+    `  sbatch --hold --job-name=${NAME} --output=/dev/null ${quote(script)} >/dev/null`,
+    "  i=$((i+1))",
+    "done",
+  ].join("\n")).seconds
+}
+
+const library = (n: number) =>
+  Effect.gen(function* () {
+    const t0 = performance.now()
+    const jobs = yield* Effect.forEach(Array.from({ length: n }), () => Lrms.submitJob(app), {
+      concurrency: "unbounded",
+    })
+    return { seconds: (performance.now() - t0) / 1000, jobs }
+  })
+
+const best = (xs: ReadonlyArray<number>) => Math.min(...xs)
+const fmt = (s: number) => `${s.toFixed(3)} s`
+
+const program = Effect.gen(function* () {
+  // ---- (a) submission ---------------------------------------------------------------------
+  const raw: Array<number> = []
+  const lib: Array<number> = []
+  let submitCalls = 0
+  for (let r = 0; r < rounds; r++) {
+    raw.push(rawLoop(submitN))
+    cancelAll()
+    counts.clear()
+    const { seconds, jobs } = yield* library(submitN)
+    lib.push(seconds)
+    submitCalls = counts.get("sh -s (submit)") ?? 0
+    yield* Effect.forEach(jobs, Lrms.cancelJob, { concurrency: "unbounded", discard: true })
+    yield* Effect.forEach(jobs, Lrms.free, { concurrency: 16, discard: true })
+    cancelAll()
+  }
+  console.log(`(a) submit ${submitN} jobs, best of ${rounds}:`)
+  console.log(`    raw sbatch loop   ${fmt(best(raw))}  (all: ${raw.map(fmt).join(", ")})`)
+  console.log(
+    `    effect-lrms       ${fmt(best(lib))}  (all: ${lib.map(fmt).join(", ")}; ` +
+      `${submitCalls} transport calls for ${submitN} sbatch)`,
+  )
+  console.log(`    ratio library / raw = ${(best(lib) / best(raw)).toFixed(2)}`)
+
+  // ---- (b) state of M tracked jobs ----------------------------------------------------------
+  const { jobs } = yield* library(trackM)
+  const ids = jobs.map((j) => j.nativeId!)
+  const polls: Array<number> = []
+  const oneEach: Array<number> = []
+  const raws: Array<number> = []
+  let calls = ""
+  let states: ReadonlyArray<Job.Job> = []
+  for (let r = 0; r < rounds; r++) {
+    counts.clear()
+    const t0 = performance.now()
+    states = yield* Effect.forEach(jobs, Lrms.updateJobState, { concurrency: "unbounded" })
+    polls.push((performance.now() - t0) / 1000)
+    calls = [...counts].map(([k, v]) => `${v} ${k}`).join(", ")
+    const list = ids.join(",")
+    raws.push(
+      sh(
+        `squeue --noheader --all --states=all --jobs=${list} --format=%i^%T^%r >/dev/null && ` +
+          `sacct --noheader --parsable2 --jobs=${list} ` +
+          `--format=${SlurmParse.sacctColumns.join(",")} >/dev/null`,
+      ).seconds,
+    )
+  }
+  // job by job, once (it is slow): what polling without batching costs
+  oneEach.push(
+    sh(`for id in ${ids.join(" ")}; do squeue --noheader --jobs=$id >/dev/null; done`).seconds,
+  )
+  console.log(`(b) state of ${trackM} tracked jobs (held), best of ${rounds}:`)
+  console.log(`    effect-lrms       ${fmt(best(polls))}  (${calls})`)
+  console.log(`    raw squeue + sacct for all  ${fmt(best(raws))}`)
+  console.log(`    raw squeue per job          ${fmt(oneEach[0]!)}`)
+  console.log(
+    `    ratio library / (raw squeue + sacct) = ${(best(polls) / best(raws)).toFixed(2)}; ` +
+      `per-job loop / library = ${(oneEach[0]! / best(polls)).toFixed(1)}`,
+  )
+  console.log(`    states: ${[...new Set(states.map((s) => s.state))].join(", ")}`)
+  yield* Effect.forEach(jobs, Lrms.cancelJob, { concurrency: "unbounded", discard: true })
+  yield* Effect.forEach(jobs, Lrms.free, { concurrency: 16, discard: true })
+})
+
+try {
+  await Effect.runPromise(Effect.scoped(Effect.provide(program, layer)))
+} finally {
+  cancelAll()
+  Deno.removeSync(dir, { recursive: true })
+}
