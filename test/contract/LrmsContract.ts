@@ -246,7 +246,10 @@ export const suite = (name: string, options: ContractOptions): void => {
           job = yield* Lrms.updateJobState(job)
         }
         const during = yield* Lrms.getResourceStatus
-        ok(during.userRun >= before.userRun + 1, "the job is counted")
+        ok(
+          during.userRun >= before.userRun + 1,
+          `the job is counted: job ${job.state}, userRun ${before.userRun} → ${during.userRun}`,
+        )
         if (!shared && before.freeSlots >= 0) {
           ok(during.freeSlots <= before.freeSlots - 2, "2 cores taken")
         }
