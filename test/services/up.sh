@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Starts every test server this project has (each test/services/*-up.sh), as root.
-# Idempotent; exits non-zero if one of them did not come up. The tests that need a server
-# skip with a printed reason when it is down.
+# Starts every test server this project has (each test/services/*-up.sh), as root: sshd-up.sh
+# first (it creates the SSH test users, which slurm-up.sh gives accounting associations), then the
+# others in glob order. Idempotent; exits non-zero if one of them did not come up. The tests that
+# need a server skip with a printed reason when it is down.
 set -uo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 1
 rc=0
-for up in ./*-up.sh; do
+ups=(./sshd-up.sh)
+for up in ./*-up.sh; do [ "$up" = ./sshd-up.sh ] || ups+=("$up"); done
+for up in "${ups[@]}"; do
   [ -e "$up" ] || continue
   echo "[services] $up" >&2
   bash "$up" >&2 || { echo "[services] $up failed" >&2; rc=1; }
