@@ -8,8 +8,10 @@
  * (b) state of M tracked jobs: one `updateJobState` per job, all at once, with the scheduler
  *     commands counted, against one raw `squeue` plus one raw `sacct` for all of them, and a
  *     loop of one `squeue -j` per job (what polling job by job costs).
+ * (c) state of F finished jobs (they ran `true`): the same, where every job needs its accounting
+ *     record too (one `squeue` and one `sacct`).
  *
- *   deno run -A bench/slurm.ts [N=200] [M=500] [rounds=3]
+ *   deno run -A bench/slurm.ts [N=200] [M=500] [rounds=3] [F=200]
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -26,6 +28,7 @@ import { Transport } from "../src/Transport.ts"
 const submitN = Number(Deno.args[0] ?? 200)
 const trackM = Number(Deno.args[1] ?? 500)
 const rounds = Number(Deno.args[2] ?? 3)
+const finishedF = Number(Deno.args[3] ?? 200)
 const NAME = "lrms-bench"
 
 const sh = (script: string): { seconds: number; stdout: string } => {
@@ -55,18 +58,19 @@ const counting = Layer.effect(
 )
 
 const dir = Deno.makeTempDirSync({ prefix: "lrms-bench-slurm-" })
-const layer = Layer.merge(
-  Slurm.layer({
-    name: "bench",
-    architecture: ["x86_64", "aarch64"],
-    maxCores: 64,
-    maxMemoryPerCore: "1 GiB",
-    maxWalltime: "1 hour",
-    spooldir: `${dir}/spool`,
-    extraDirectives: ["--hold"],
-  }).pipe(Layer.provide(counting), Layer.provide(LocalTransport.layer)),
-  Auth.none,
-)
+const layerWith = (extraDirectives: ReadonlyArray<string>) =>
+  Layer.merge(
+    Slurm.layer({
+      name: "bench",
+      architecture: ["x86_64", "aarch64"],
+      maxCores: 64,
+      maxMemoryPerCore: "1 GiB",
+      maxWalltime: "1 hour",
+      spooldir: `${dir}/spool`,
+      extraDirectives,
+    }).pipe(Layer.provide(counting), Layer.provide(LocalTransport.layer)),
+    Auth.none,
+  )
 
 const app = Effect.runSync(Application.make({ arguments: ["true"], jobname: "lrms.bench" }))
 
@@ -107,8 +111,8 @@ const program = Effect.gen(function* () {
     const { seconds, jobs } = yield* library(submitN)
     lib.push(seconds)
     submitCalls = counts.get("sh -s (submit)") ?? 0
-    yield* Effect.forEach(jobs, Lrms.cancelJob, { concurrency: "unbounded", discard: true })
-    yield* Effect.forEach(jobs, Lrms.free, { concurrency: 16, discard: true })
+    const cancelled = yield* Effect.forEach(jobs, Lrms.cancelJob, { concurrency: "unbounded" })
+    yield* Effect.forEach(cancelled, Lrms.free, { concurrency: 16, discard: true })
     cancelAll()
   }
   console.log(`(a) submit ${submitN} jobs, best of ${rounds}:`)
@@ -121,46 +125,67 @@ const program = Effect.gen(function* () {
 
   // ---- (b) state of M tracked jobs ----------------------------------------------------------
   const { jobs } = yield* library(trackM)
-  const ids = jobs.map((j) => j.nativeId!)
-  const polls: Array<number> = []
-  const oneEach: Array<number> = []
-  const raws: Array<number> = []
-  let calls = ""
-  let states: ReadonlyArray<Job.Job> = []
-  for (let r = 0; r < rounds; r++) {
-    counts.clear()
-    const t0 = performance.now()
-    states = yield* Effect.forEach(jobs, Lrms.updateJobState, { concurrency: "unbounded" })
-    polls.push((performance.now() - t0) / 1000)
-    calls = [...counts].map(([k, v]) => `${v} ${k}`).join(", ")
-    const list = ids.join(",")
-    raws.push(
-      sh(
-        `squeue --noheader --all --states=all --jobs=${list} --format=%i^%T^%r >/dev/null && ` +
-          `sacct --noheader --parsable2 --jobs=${list} ` +
-          `--format=${SlurmParse.sacctColumns.join(",")} >/dev/null`,
-      ).seconds,
+  yield* measurePolls(`(b) state of ${trackM} tracked jobs (held)`, jobs)
+  const cancelled = yield* Effect.forEach(jobs, Lrms.cancelJob, { concurrency: "unbounded" })
+  yield* Effect.forEach(cancelled, Lrms.free, { concurrency: 16, discard: true })
+})
+
+/** Polls all the jobs at once, `rounds` times, against raw squeue + sacct and a per-job loop. */
+const measurePolls = (title: string, jobs: ReadonlyArray<Job.Job>) =>
+  Effect.gen(function* () {
+    const ids = jobs.map((j) => j.nativeId!)
+    const polls: Array<number> = []
+    const raws: Array<number> = []
+    let calls = ""
+    let states: ReadonlyArray<Job.Job> = []
+    for (let r = 0; r < rounds; r++) {
+      counts.clear()
+      const t0 = performance.now()
+      states = yield* Effect.forEach(jobs, Lrms.updateJobState, { concurrency: "unbounded" })
+      polls.push((performance.now() - t0) / 1000)
+      calls = [...counts].map(([k, v]) => `${v} ${k}`).join(", ")
+      const list = ids.join(",")
+      raws.push(
+        sh(
+          `squeue --noheader --all --states=all --jobs=${list} --format=%i^%T^%r >/dev/null && ` +
+            `sacct --noheader --parsable2 --jobs=${list} ` +
+            `--format=${SlurmParse.sacctColumns.join(",")} >/dev/null`,
+        ).seconds,
+      )
+    }
+    // job by job, once (it is slow): what polling without batching costs
+    const oneEach =
+      sh(`for id in ${ids.join(" ")}; do squeue --noheader --jobs=$id >/dev/null; done`).seconds
+    console.log(`${title}, best of ${rounds}:`)
+    console.log(`    effect-lrms       ${fmt(best(polls))}  (${calls})`)
+    console.log(`    raw squeue + sacct for all  ${fmt(best(raws))}`)
+    console.log(`    raw squeue per job          ${fmt(oneEach)}`)
+    console.log(
+      `    ratio library / (raw squeue + sacct) = ${(best(polls) / best(raws)).toFixed(2)}; ` +
+        `per-job loop / library = ${(oneEach / best(polls)).toFixed(1)}`,
     )
+    console.log(`    states: ${[...new Set(states.map((s) => s.state))].join(", ")}`)
+  })
+
+/** (c): jobs that ran `true`, polled once sacct has them all. */
+const finished = Effect.gen(function* () {
+  const { jobs } = yield* library(finishedF)
+  const list = jobs.map((j) => j.nativeId!).join(",")
+  for (let i = 0; i < 1200; i++) {
+    const states = sh(`sacct -n -X -P -j ${list} -o State`).stdout.trim().split("\n")
+    if (states.length === jobs.length && states.every((s) => s === "COMPLETED")) break
+    yield* Effect.sleep("250 millis")
   }
-  // job by job, once (it is slow): what polling without batching costs
-  oneEach.push(
-    sh(`for id in ${ids.join(" ")}; do squeue --noheader --jobs=$id >/dev/null; done`).seconds,
-  )
-  console.log(`(b) state of ${trackM} tracked jobs (held), best of ${rounds}:`)
-  console.log(`    effect-lrms       ${fmt(best(polls))}  (${calls})`)
-  console.log(`    raw squeue + sacct for all  ${fmt(best(raws))}`)
-  console.log(`    raw squeue per job          ${fmt(oneEach[0]!)}`)
-  console.log(
-    `    ratio library / (raw squeue + sacct) = ${(best(polls) / best(raws)).toFixed(2)}; ` +
-      `per-job loop / library = ${(oneEach[0]! / best(polls)).toFixed(1)}`,
-  )
-  console.log(`    states: ${[...new Set(states.map((s) => s.state))].join(", ")}`)
-  yield* Effect.forEach(jobs, Lrms.cancelJob, { concurrency: "unbounded", discard: true })
-  yield* Effect.forEach(jobs, Lrms.free, { concurrency: 16, discard: true })
+  yield* measurePolls(`(c) state of ${finishedF} finished jobs`, jobs)
+  yield* Effect.forEach(jobs, (j) => Lrms.updateJobState(j).pipe(Effect.flatMap(Lrms.free)), {
+    concurrency: "unbounded",
+    discard: true,
+  })
 })
 
 try {
-  await Effect.runPromise(Effect.scoped(Effect.provide(program, layer)))
+  await Effect.runPromise(Effect.scoped(Effect.provide(program, layerWith(["--hold"]))))
+  await Effect.runPromise(Effect.scoped(Effect.provide(finished, layerWith([]))))
 } finally {
   cancelAll()
   Deno.removeSync(dir, { recursive: true })
