@@ -6,6 +6,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict"
 import * as Duration from "effect/Duration"
 import fc from "fast-check"
 import * as Slurm from "../backends/slurm/SlurmParse.ts"
+import * as Application from "../src/Application.ts"
 import * as Termination from "../src/Termination.ts"
 
 const VECTORS = new URL("../../shared/vectors/gc3pie.json", import.meta.url)
@@ -742,16 +743,25 @@ Deno.test("sbatchArgv: one --name=value word per option, rounding up memory and 
 
 Deno.test("property: sbatchArgv keeps every value inside its own word, the script last", () => {
   const value = fc.string({ minLength: 1 }).filter((s) => !/[\r\n\0]/.test(s))
+  // what Application.make leaves of any job name
+  const jobname = fc.string().map((s) => Application.sanitizeJobname(s) ?? "lrms.job")
   fc.assert(
-    fc.property(value, value, fc.integer({ min: 1, max: 4096 }), (partition, account, cores) => {
-      const argv = Slurm.sbatchArgv({ ...baseSbatch, partition, account, cores })
-      strictEqual(argv.at(-1), baseSbatch.script)
-      ok(argv.includes(`--partition=${partition}`))
-      ok(argv.includes(`--account=${account}`))
-      ok(argv.includes(`--cpus-per-task=${cores}`))
-      // nothing but the script is a bare word: no value can pose as an option or a file
-      deepStrictEqual(argv.slice(1, -1).filter((w) => !w.startsWith("--")), [])
-    }),
+    fc.property(
+      value,
+      value,
+      fc.integer({ min: 1, max: 4096 }),
+      jobname,
+      (partition, account, cores, name) => {
+        const argv = Slurm.sbatchArgv({ ...baseSbatch, partition, account, cores, jobname: name })
+        ok(argv.includes(`--job-name=${name}`))
+        strictEqual(argv.at(-1), baseSbatch.script)
+        ok(argv.includes(`--partition=${partition}`))
+        ok(argv.includes(`--account=${account}`))
+        ok(argv.includes(`--cpus-per-task=${cores}`))
+        // nothing but the script is a bare word: no value can pose as an option or a file
+        deepStrictEqual(argv.slice(1, -1).filter((w) => !w.startsWith("--")), [])
+      },
+    ),
   )
 })
 
