@@ -432,6 +432,30 @@ export const stageInputs = (
       }
     }), { discard: true })
 
+/**
+ * Makes a new job directory with its private subdirectory (one recursive `mkdir`: the spool
+ * directory may not exist yet), stages the inputs into it, and makes a staged `./program` in
+ * `arguments[0]` executable.
+ *
+ * @since 0.1.0
+ * @category transfers
+ */
+export const makeJobDirectory = (
+  transport: TransportShape,
+  fileSystem: FileSystem.FileSystem,
+  app: Application,
+  jobDir: string,
+  privateDir: string,
+  backend: string,
+): Effect.Effect<void, LrmsError, Auth> =>
+  Effect.gen(function* () {
+    yield* transport.mkdir(`${jobDir}/${privateDir}`, { recursive: true })
+    yield* stageInputs(transport, fileSystem, app, jobDir, backend)
+    if (app.arguments[0].startsWith("./")) {
+      yield* transport.chmod(`${jobDir}/${app.arguments[0].slice(2)}`, 0o755).pipe(Effect.ignore)
+    }
+  })
+
 // =============================================================================
 // peek
 // =============================================================================

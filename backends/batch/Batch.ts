@@ -406,14 +406,14 @@ export const make = (
           schedulerOutput: privatePath(jobDir, Script.Files.schedulerOutput),
           schedulerError: privatePath(jobDir, Script.Files.schedulerError),
         })
-        // the job id is a fresh UUID: one recursive mkdir makes spool, job and private dirs
-        yield* transport.mkdir(`${jobDir}/${Script.PRIVATE_DIR}`, { recursive: true })
-        yield* Transfer.stageInputs(transport, fileSystem, app, jobDir, backend)
-        if (app.arguments[0].startsWith("./")) {
-          yield* transport.chmod(`${jobDir}/${app.arguments[0].slice(2)}`, 0o755).pipe(
-            Effect.ignore,
-          )
-        }
+        yield* Transfer.makeJobDirectory(
+          transport,
+          fileSystem,
+          app,
+          jobDir,
+          Script.PRIVATE_DIR,
+          backend,
+        )
         yield* transport.writeFile(
           scriptPath,
           Script.renderJobScript({

@@ -19,6 +19,7 @@
  * @module
  */
 import type { Application } from "../../src/Application.ts"
+import * as Payload from "../../src/internal/payload.ts"
 import { quote } from "../../src/Shell.ts"
 
 /**
@@ -69,20 +70,10 @@ export interface JobScriptSpec {
  */
 export const renderJobScript = (spec: JobScriptSpec): string => {
   const { app } = spec
-  const redirections = [
-    `<${app.stdin !== undefined ? quote(app.stdin) : "/dev/null"}`,
-    `>${app.stdout !== undefined ? quote(app.stdout) : "/dev/null"}`,
-    app.join ? "2>&1" : `2>${app.stderr !== undefined ? quote(app.stderr) : "/dev/null"}`,
-  ].join(" ")
-  const mkdirs = [app.stdout, app.join ? undefined : app.stderr]
-    .filter((p): p is string => p !== undefined && p.includes("/"))
-    .map((p) => `mkdir -p ${quote(p.slice(0, p.lastIndexOf("/")))}`)
-  const env = Object.entries(app.environment).map(([k, v]) => `export ${k}=${quote(v)}`)
+  const env = Payload.exports(app)
   // The payload runs in a subshell that execs it: its environment stays out of the epilogue,
   // and arguments[0] is always a program, never a builtin acting on the script.
-  const run = `(${
-    [...env, `exec ${app.arguments.map(quote).join(" ")} ${redirections}`].join("; ")
-  })`
+  const run = `(${[...env, `exec ${Payload.argv(app)} ${Payload.redirections(app)}`].join("; ")})`
   const block = (title: string, text: string | undefined) =>
     text === undefined || text.trim() === "" ? [] : [
       `# ---- ${title} (configuration) ----`,
@@ -95,7 +86,7 @@ export const renderJobScript = (spec: JobScriptSpec): string => {
     `# effect-lrms job ${app.jobname}: generated, do not edit`,
     `cd ${quote(spec.jobDir)} || exit 126`,
     ...block("prologue", spec.prologue),
-    ...mkdirs,
+    ...Payload.outputDirs(app),
     run,
     "lrms_rc=$?",
     ...block("epilogue", spec.epilogue),

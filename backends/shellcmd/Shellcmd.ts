@@ -670,14 +670,14 @@ export const make = (
               Effect.ignore,
             ),
           )
-          // the job id is a fresh UUID: one recursive mkdir makes the spool, job and private dirs
-          yield* transport.mkdir(`${jobDir}/${Wrapper.PRIVATE_DIR}`, { recursive: true })
-          yield* Transfer.stageInputs(transport, fileSystem, app, jobDir, BACKEND)
-          if (app.arguments[0].startsWith("./")) {
-            yield* transport.chmod(`${jobDir}/${app.arguments[0].slice(2)}`, 0o755).pipe(
-              Effect.ignore,
-            )
-          }
+          yield* Transfer.makeJobDirectory(
+            transport,
+            fileSystem,
+            app,
+            jobDir,
+            Wrapper.PRIVATE_DIR,
+            BACKEND,
+          )
           yield* transport.writeFile(
             wrapperPath,
             Wrapper.render({

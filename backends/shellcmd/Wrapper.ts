@@ -12,6 +12,7 @@
  * @module
  */
 import type { Application } from "../../src/Application.ts"
+import * as Payload from "../../src/internal/payload.ts"
 import { quote } from "../../src/Shell.ts"
 import { FORMAT } from "./GnuTime.ts"
 
@@ -66,16 +67,10 @@ export interface WrapperSpec {
 export const render = (spec: WrapperSpec): string => {
   const { app } = spec
   const priv = `${spec.jobDir}/${PRIVATE_DIR}`
-  const redirections = [
-    `<${app.stdin !== undefined ? quote(app.stdin) : "/dev/null"}`,
-    `>${app.stdout !== undefined ? quote(app.stdout) : "/dev/null"}`,
-    app.join ? "2>&1" : `2>${app.stderr !== undefined ? quote(app.stderr) : "/dev/null"}`,
-  ].join(" ")
-  const mkdirs = [app.stdout, app.join ? undefined : app.stderr]
-    .filter((p): p is string => p !== undefined && p.includes("/"))
-    .map((p) => `mkdir -p ${quote(p.slice(0, p.lastIndexOf("/")))}`)
-  const env = Object.entries(app.environment).map(([k, v]) => `export ${k}=${quote(v)}`)
-  const argv = app.arguments.map(quote).join(" ")
+  const redirections = Payload.redirections(app)
+  const mkdirs = Payload.outputDirs(app)
+  const env = Payload.exports(app)
+  const argv = Payload.argv(app)
   // `--` ends GNU time's options, so a command starting with "-" is still the command
   const command = spec.timeCmd !== undefined
     ? `${quote(spec.timeCmd)} -o ${quote(`${priv}/${Files.usage}`)} -f ${
