@@ -77,3 +77,7 @@ export * as BatchScript from "./backends/batch/Script.ts"
 export * as Slurm from "./backends/slurm/Slurm.ts"
 /** SLURM's argv builders and pure parsers. @since 0.1.0 */
 export * as SlurmParse from "./backends/slurm/SlurmParse.ts"
+/** The Grid Engine backend. @since 0.1.0 */
+export * as Sge from "./backends/sge/Sge.ts"
+/** Grid Engine's argv builders and pure parsers. @since 0.1.0 */
+export * as SgeParse from "./backends/sge/SgeParse.ts"

@@ -233,13 +233,19 @@ export const make = (
           for (const source of dialect.accounting) {
             const left = ids.filter((id) => found.get(id)?.state !== "TERMINATING")
             if (left.length === 0) break
-            const argv = source.argv(left)
-            if (argv === undefined) continue
-            const reply = yield* exec(argv, source.env)
-            if (reply.exitCode !== 0) continue
-            for (const [id, record] of source.parse(reply, left)) {
-              if (!found.has(id) || record.state === "TERMINATING") found.set(id, record)
-            }
+            const perCall = source.idsPerCall ?? left.length
+            const chunks: Array<ReadonlyArray<string>> = []
+            for (let i = 0; i < left.length; i += perCall) chunks.push(left.slice(i, i + perCall))
+            yield* Effect.forEach(chunks, (chunk) =>
+              Effect.gen(function* () {
+                const argv = source.argv(chunk)
+                if (argv === undefined) return
+                const reply = yield* exec(argv, source.env)
+                if (reply.exitCode !== 0) return
+                for (const [id, record] of source.parse(reply, chunk)) {
+                  if (!found.has(id) || record.state === "TERMINATING") found.set(id, record)
+                }
+              }), { concurrency: 8, discard: true })
           }
           return found
         }),
@@ -430,6 +436,8 @@ export const make = (
 
     const submitJob = (app: Application): Effect.Effect<Job.Job, LrmsError, Auth> =>
       Effect.gen(function* () {
+        const problem = dialect.validate?.(app)
+        if (problem !== undefined) return yield* fail("ConfigurationError", "submitJob", problem)
         const { spool } = yield* paths
         const job0 = Job.make({ resourceName: resource.name, backend, application: app })
         const jobDir = `${spool}/job.${job0.id}`

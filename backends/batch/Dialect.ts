@@ -124,6 +124,11 @@ export interface ManyJobsCommand<A> {
   readonly argv: (ids: ReadonlyArray<string>) => ReadonlyArray<string> | undefined
   /** Environment variables the command needs (`SLURM_TIME_FORMAT=standard`). */
   readonly env?: Readonly<Record<string, string>>
+  /**
+   * Most ids one call takes, when fewer than the dialect's `maxIds` (`qacct -j` and `tracejob`
+   * take one): the calls for one batch then run side by side, a few at a time.
+   */
+  readonly idsPerCall?: number
   /** Parses the reply (pure; never throws). */
   readonly parse: (reply: Reply, ids: ReadonlyArray<string>) => A
 }
@@ -158,6 +163,11 @@ export interface Dialect {
   readonly name: string
   /** Most job ids one stat, accounting or cancel command may carry (command-line length). */
   readonly maxIds: number
+  /**
+   * Checks a job against what the dialect's configuration can express (e.g. a multi-core job
+   * needs a parallel environment); returns the problem, naming the setting, or `undefined`.
+   */
+  readonly validate?: (app: Application) => string | undefined
   /** Builds the submit command for a job. */
   readonly submit: (spec: SubmitSpec) => SubmitCommand
   /** Reads the job id from the submit command's output, or `undefined`. */
