@@ -323,6 +323,17 @@ export const make = (
               : {}),
           })
         }
+        if (
+          outcome._tag === "Found" && outcome.record.termination !== undefined &&
+          outcome.record.usage !== undefined
+        ) {
+          return yield* finished(
+            job,
+            outcome.record.native,
+            outcome.record.termination,
+            outcome.record.usage,
+          )
+        }
         const record = yield* accounting(id)
         if (record !== undefined && record.state === "TERMINATING") {
           return yield* finished(

@@ -83,6 +83,11 @@ export interface StatRecord {
   readonly reason?: string
   /** How the job ended, when the stat command already tells. */
   readonly termination?: Termination | undefined
+  /**
+   * What the job used, when the stat command tells that too (PBS's `qstat -f` of a completed
+   * job): with a termination, accounting is then not asked.
+   */
+  readonly usage?: Job.Usage | undefined
 }
 
 /**

@@ -1,0 +1,182 @@
+/**
+ * The PBS backend (Torque; OpenPBS / PBS Pro with `flavour: "pbspro"`): `qsub`, `qstat`,
+ * `tracejob`, `qdel`, `pbsnodes` over any `Transport`, through the shared batch flow (`Batch`).
+ *
+ * - Submit: `qsub -N <name, 15 characters>` with `-l walltime=HH:MM:SS` and, on Torque,
+ *   `-l nodes=1:ppn=N -l mem=<MiB>mb`, on PBS Pro `-l select=1:ncpus=N:mem=<MiB>mb`; `-q` and
+ *   `-A` when configured. The job's own streams are redirected by the job script, so they grow
+ *   while it runs (PBS would spool `-o` files on the node until the end).
+ * - State: one `qstat -f` (PBS Pro: `qstat -x -f`, which keeps finished jobs) for every job
+ *   polled in the same moment; a completed job's `exit_status` and `resources_used.*` come with
+ *   it. A job `qstat` has forgotten is read from `tracejob` (one call per job: it takes one id).
+ *   Torque's negative exit statuses are kept (GC3Pie lost them), PBS Pro's `qstat -x -f` is
+ *   parsed (GC3Pie's parser always failed).
+ * - Resource status: `qstat -a` (parsed by the columns it prints; GC3Pie's regex expected other
+ *   columns and always counted 0) and `pbsnodes -a` (free cores).
+ *
+ * @since 0.1.0
+ * @module
+ */
+import { NodeFileSystem } from "@effect/platform-node"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { decodeOrFail } from "../../src/internal/decode.ts"
+import { Lrms, type LrmsShape } from "../../src/Lrms.ts"
+import type { LrmsError } from "../../src/LrmsError.ts"
+import type { Transport } from "../../src/Transport.ts"
+import * as Batch from "../batch/Batch.ts"
+import type { Dialect, Reply, StatRecord } from "../batch/Dialect.ts"
+import * as PbsParse from "./PbsParse.ts"
+
+const BACKEND = "pbs"
+
+/** A queue or account name: one word. */
+const Word = Schema.String.pipe(
+  Schema.filter((s) =>
+    /^[A-Za-z0-9_.@-]+$/.test(s) || "expected one word (letters, digits, _ . @ -)"
+  ),
+)
+
+/**
+ * The configuration of a PBS resource: the shared static attributes and batch fields, command
+ * overrides (`qsub`, `qstat`, `tracejob`, `qdel`, `pbsnodes`), the variant (`flavour`:
+ * `torque`, the default, or `pbspro`), `queue` and `account`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export class PbsConfig extends Schema.Class<PbsConfig>("PbsConfig")({
+  ...Batch.BatchConfigFields,
+  commands: Schema.optional(Batch.Commands(["qsub", "qstat", "tracejob", "qdel", "pbsnodes"])),
+  flavour: Schema.optionalWith(Schema.Literal("torque", "pbspro"), {
+    default: () => "torque" as const,
+  }),
+  queue: Schema.optional(Word),
+  account: Schema.optional(Word),
+}) {}
+
+/**
+ * What a PBS configuration may contain.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PbsConfigInput = typeof PbsConfig.Encoded
+
+const lastLine = (text: string) =>
+  text.split("\n").map((l) => l.trim()).filter((l) => l !== "").at(-1)
+
+/**
+ * Reads `qstat -f`'s reply for the ids asked: the jobs it lists (matched by sequence number).
+ * Torque exits 153 when one of several ids is unknown but still lists the others: only a reply
+ * whose every complaint is an unknown id counts as an answer; any other failure (server down)
+ * is a failure.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseStatReply = (
+  reply: Reply,
+  ids: ReadonlyArray<string>,
+): ReturnType<Dialect["stat"]["parse"]> => {
+  const complaints = reply.stderr.split("\n").map((l) => l.trim()).filter((l) => l !== "")
+  const onlyUnknown = complaints.every((l) => /Unknown Job Id|does not exist|not found/i.test(l))
+  if (reply.exitCode !== 0 && !onlyUnknown) {
+    return {
+      _tag: "Failed",
+      message: lastLine(reply.stderr) ?? `qstat exited with code ${reply.exitCode}`,
+    }
+  }
+  const jobs = new Map<string, StatRecord>()
+  for (const [id, r] of PbsParse.byRequestedId(PbsParse.parseQstatFull(reply.stdout), ids)) {
+    jobs.set(id, {
+      state: r.state,
+      native: r.native,
+      ...(r.termination !== undefined ? { termination: r.termination, usage: r.usage } : {}),
+    })
+  }
+  return { _tag: "Listed", jobs }
+}
+
+/**
+ * The PBS dialect for a decoded configuration.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const dialect = (config: PbsConfig): Dialect => {
+  const qstatFull = PbsParse.qstatFullArgv(config.flavour)
+  return {
+    name: BACKEND,
+    maxIds: 200,
+    submit: (spec) => ({
+      argv: PbsParse.qsubArgv({
+        flavour: config.flavour,
+        jobname: spec.app.jobname,
+        cores: spec.app.requestedCores,
+        memory: spec.app.requestedMemory,
+        walltime: spec.app.requestedWalltime,
+        queue: config.queue,
+        account: config.account,
+        output: spec.schedulerOutput,
+        error: spec.schedulerError,
+        script: spec.scriptPath,
+      }),
+      directives: [],
+    }),
+    parseJobId: PbsParse.parseQsubJobId,
+    submitRetryable: PbsParse.qsubRetryable,
+    stat: { argv: qstatFull, parse: parseStatReply },
+    // a job qstat lists as completed brings its exit status and usage; tracejob is for those
+    // qstat has forgotten
+    accounting: [
+      {
+        argv: PbsParse.tracejobArgv,
+        idsPerCall: 1,
+        parse: (reply, ids) => {
+          const r = PbsParse.parseTracejob(reply.stdout)
+          return new Map(r !== undefined && ids[0] !== undefined ? [[ids[0], r]] : [])
+        },
+      },
+    ],
+    cancel: { argv: PbsParse.qdelArgv },
+    status: {
+      argvs: [["qstat", "-a"], ["pbsnodes", "-a"]],
+      parse: ([all, nodes], user) => {
+        if (all === undefined || all.exitCode !== 0) {
+          return `qstat -a failed: ${lastLine(all?.stderr ?? "") ?? "no reply"}`
+        }
+        const free = nodes !== undefined && nodes.exitCode === 0
+          ? PbsParse.parseFreeCores(nodes.stdout)
+          : undefined
+        return { ...PbsParse.countJobs(all.stdout, user), freeSlots: free ?? -1 }
+      },
+    },
+  }
+}
+
+/**
+ * Builds a PBS `Lrms` over the `Transport` in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  input: PbsConfigInput,
+): Effect.Effect<LrmsShape, LrmsError, Transport | FileSystem.FileSystem | Scope.Scope> =>
+  Effect.flatMap(
+    decodeOrFail(PbsConfig, BACKEND, "config", "ConfigurationError")(input),
+    (config) => Batch.make(dialect(config), config),
+  )
+
+/**
+ * The PBS backend as a layer over the `Transport` in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (config: PbsConfigInput): Layer.Layer<Lrms, LrmsError, Transport> =>
+  Layer.scoped(Lrms, make(config)).pipe(Layer.provide(NodeFileSystem.layer))

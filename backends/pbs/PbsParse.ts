@@ -1,0 +1,587 @@
+/**
+ * PBS's (Torque, OpenPBS / PBS Pro) argvs and pure parsers: `qsub` (job id), `qstat -f` (state,
+ * and for finished jobs the exit status and usage, for every job polled in one call), `tracejob`
+ * (accounting for jobs `qstat` has forgotten), `qdel`, `qstat -a` and `pbsnodes -a` for the
+ * resource status.
+ *
+ * Exit statuses: 0–255 is the job's own exit; above 256 the job was killed by signal
+ * `status − 256` (Torque and PBS Pro); negative values are the server's `JOB_EXEC_*` codes:
+ * Torque's −10/−11/−12 (memory, walltime, CPU time over the limit) are the batch system's kills
+ * (`RemoteKill`, exit 75), any other negative code means the job could not run (`RemoteError`).
+ * GC3Pie's tracejob regex accepted no minus sign and lost them; its PBS Pro parser always failed.
+ *
+ * Memory: PBS's `kb`, `mb`, `gb`, `tb` are 1024-based (GC3Pie read them as 1000s).
+ *
+ * @since 0.1.0
+ * @module
+ */
+import * as Duration from "effect/Duration"
+import * as Job from "../../src/Job.ts"
+import * as Quantity from "../../src/Quantity.ts"
+import type { RunState } from "../../src/RunState.ts"
+import * as Termination from "../../src/Termination.ts"
+
+// =============================================================================
+// Job ids and qsub
+// =============================================================================
+
+const jobIdRe = /^\d{1,12}(?:\[\d{0,9}\])?(?:\.[A-Za-z0-9][A-Za-z0-9._-]*)?$/
+
+/**
+ * Tells whether a job id may be put on a command line: `123`, `123.server.domain`, `45[].srv`.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isValidJobId = (id: string): boolean => jobIdRe.test(id)
+
+/** The sequence number of a job id (`123` of `123.server`): what qsub and qstat agree on. */
+export const sequenceOf = (id: string): string => /^\d+(?:\[\d*\])?/.exec(id)?.[0] ?? id
+
+/**
+ * The PBS variant: `torque` (`-l nodes=1:ppn=N`, `tracejob`) or `pbspro` (OpenPBS / PBS Pro:
+ * `-l select=1:ncpus=N:mem=…`, finished jobs with `qstat -x`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Flavour = "torque" | "pbspro"
+
+/**
+ * What goes on a `qsub` command line.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface QsubOptions {
+  /** The variant. */
+  readonly flavour: Flavour
+  /** `-N`, cut to 15 characters (Torque's limit). */
+  readonly jobname: string
+  /** Cores on one node. */
+  readonly cores: number
+  /** Memory for the whole job in bytes (MiB rounded up, PBS's `mb`). */
+  readonly memory?: number | undefined
+  /** Wall-clock limit (`HH:MM:SS`, seconds rounded up). */
+  readonly walltime?: Duration.Duration | undefined
+  /** `-q`. */
+  readonly queue?: string | undefined
+  /** `-A`. */
+  readonly account?: string | undefined
+  /** Where PBS writes the script's own stdout and stderr. */
+  readonly output: string
+  /** See {@linkcode QsubOptions.output}. */
+  readonly error: string
+  /** The job script. */
+  readonly script: string
+}
+
+const clock = (d: Duration.Duration) => {
+  const s = Math.max(1, Math.ceil(Duration.toMillis(d) / 1000))
+  const two = (n: number) => String(n).padStart(2, "0")
+  return `${two(Math.floor(s / 3600))}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`
+}
+
+/**
+ * The `qsub` argv: name, output files, walltime, cores and memory in the variant's syntax, queue
+ * and account, the script last. Every value is one word.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const qsubArgv = (o: QsubOptions): ReadonlyArray<string> => {
+  const mem = o.memory !== undefined
+    ? `${Math.max(1, Math.ceil(o.memory / 1024 ** 2))}mb`
+    : undefined
+  const resources = o.flavour === "pbspro"
+    ? [`select=1:ncpus=${o.cores}${mem !== undefined ? `:mem=${mem}` : ""}`]
+    : [`nodes=1:ppn=${o.cores}`, ...(mem !== undefined ? [`mem=${mem}`] : [])]
+  if (o.walltime !== undefined) resources.push(`walltime=${clock(o.walltime)}`)
+  return [
+    "qsub",
+    "-N",
+    o.jobname.slice(0, 15),
+    "-o",
+    o.output,
+    "-e",
+    o.error,
+    ...resources.flatMap((r) => ["-l", r]),
+    ...(o.queue !== undefined ? ["-q", o.queue] : []),
+    ...(o.account !== undefined ? ["-A", o.account] : []),
+    o.script,
+  ]
+}
+
+/**
+ * Reads the job id from `qsub`'s output: the first line that is a job id (`123.server`).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseQsubJobId = (stdout: string): string | undefined => {
+  for (const line of stdout.split(/\r?\n/)) {
+    const t = line.trim()
+    if (jobIdRe.test(t)) return t
+  }
+  return undefined
+}
+
+/**
+ * Whether `qsub`'s refusal may pass if tried again unchanged (server busy or unreachable).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const qsubRetryable = (output: string): boolean =>
+  /cannot connect|Connection refused|timed out|try again|Server.*busy|Maximum number of jobs/i
+    .test(output)
+
+// =============================================================================
+// Exit statuses, memory, times
+// =============================================================================
+
+/**
+ * How a job ended, from its PBS exit status (see the module notes).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const terminationOf = (status: number): Termination.Termination => {
+  if (status >= 0 && status <= 255) return Termination.fromShellExit(status)
+  if (status > 256 && status < 256 + 128) return Termination.signalled(status - 256)
+  if (status === -10 || status === -11 || status === -12) {
+    return Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL)
+  }
+  return Termination.signalled(Termination.Signals.RemoteError)
+}
+
+const memFactor: Readonly<Record<string, number>> = {
+  "": 1,
+  b: 1,
+  w: 8,
+  kb: 1024,
+  kw: 8 * 1024,
+  mb: 1024 ** 2,
+  mw: 8 * 1024 ** 2,
+  gb: 1024 ** 3,
+  gw: 8 * 1024 ** 3,
+  tb: 1024 ** 4,
+  tw: 8 * 1024 ** 4,
+}
+
+/**
+ * Parses a PBS size (`2364kb`, `190944kb`, `1gb`, `512`) to bytes; `undefined` otherwise.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parsePbsMemory = (text: string): number | undefined => {
+  const m = /^(\d{1,20})([kmgt]?[bw])?$/i.exec(text.trim())
+  if (m === null) return undefined
+  const bytes = Number(m[1]) * (memFactor[(m[2] ?? "").toLowerCase()] ?? NaN)
+  return Number.isFinite(bytes) && bytes <= Number.MAX_SAFE_INTEGER ? bytes : undefined
+}
+
+/**
+ * Parses a PBS duration `HH:MM:SS` (hours may exceed 24) or plain seconds.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parsePbsDuration = (text: string): Duration.Duration | undefined => {
+  const t = text.trim()
+  const m = /^(\d{1,9}):(\d{1,2}):(\d{1,2})$/.exec(t)
+  if (m !== null) return Duration.seconds(Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]))
+  return /^\d{1,12}$/.test(t) ? Duration.seconds(Number(t)) : undefined
+}
+
+const months: Readonly<Record<string, string>> = {
+  Jan: "01",
+  Feb: "02",
+  Mar: "03",
+  Apr: "04",
+  May: "05",
+  Jun: "06",
+  Jul: "07",
+  Aug: "08",
+  Sep: "09",
+  Oct: "10",
+  Nov: "11",
+  Dec: "12",
+}
+
+/**
+ * Reads a PBS timestamp (`Mon Nov 23 23:27:19 2026` in `qstat -f`, `03/09/2012 09:31:53` in
+ * `tracejob`, or seconds since the epoch) as a naive ISO string.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parsePbsTime = (text: string): string | undefined => {
+  const t = text.trim()
+  let m = /^\w{3} (\w{3}) +(\d{1,2}) (\d{2}:\d{2}:\d{2}) (\d{4})$/.exec(t)
+  if (m !== null && months[m[1]!] !== undefined) {
+    return `${m[4]}-${months[m[1]!]}-${m[2]!.padStart(2, "0")}T${m[3]}`
+  }
+  m = /^(\d{2})\/(\d{2})\/(\d{4}) (\d{2}:\d{2}:\d{2})$/.exec(t)
+  if (m !== null) return `${m[3]}-${m[1]}-${m[2]}T${m[4]}`
+  if (/^\d{9,11}$/.test(t)) return new Date(Number(t) * 1000).toISOString().slice(0, 19)
+  return undefined
+}
+
+// =============================================================================
+// qstat -f
+// =============================================================================
+
+/**
+ * Maps a PBS job state letter: `Q`, `W` (waiting for its start time), `T` (moving) →
+ * `SUBMITTED`; `H`, `S`, `U` (held, suspended) → `STOPPED`; `R`, `E` (exiting), `B` (array
+ * running) → `RUNNING`; `C` (Torque: completed), `F` (PBS Pro: finished), `X` (subjob done) →
+ * `TERMINATING`.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const mapState = (code: string): RunState => {
+  switch (code.trim()) {
+    case "Q":
+    case "W":
+    case "T":
+    case "M":
+      return "SUBMITTED"
+    case "H":
+    case "S":
+    case "U":
+      return "STOPPED"
+    case "R":
+    case "E":
+    case "B":
+      return "RUNNING"
+    case "C":
+    case "F":
+    case "X":
+      return "TERMINATING"
+    default:
+      return "UNKNOWN"
+  }
+}
+
+/**
+ * What `qstat -f` (or `qstat -x -f`) says about one job.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface QstatRecord {
+  /** The job id as printed (`123.server.domain`). */
+  readonly id: string
+  /** The run state. */
+  readonly state: RunState
+  /** The state letter. */
+  readonly native: string
+  /** How the job ended, once `exit_status` is known. */
+  readonly termination?: Termination.Termination | undefined
+  /** What the job used (from `resources_used.*` and the times). */
+  readonly usage: Job.Usage
+  /** Every attribute, as printed (long values joined). */
+  readonly attributes: ReadonlyMap<string, string>
+}
+
+const usageOf = (a: ReadonlyMap<string, string>, prefix = "pbs"): Job.Usage => {
+  const get = (...keys: Array<string>) => {
+    for (const k of keys) {
+      const v = a.get(k) ?? a.get(k.toLowerCase())
+      if (v !== undefined) return v
+    }
+    return undefined
+  }
+  const duration = parsePbsDuration(get("resources_used.walltime") ?? "")
+  const cpuTime = parsePbsDuration(get("resources_used.cput") ?? "")
+  const mem = parsePbsMemory(get("resources_used.mem") ?? "")
+  const vmem = parsePbsMemory(get("resources_used.vmem") ?? "")
+  const ncpus = get("resources_used.ncpus", "Resource_List.ncpus")
+  const extra: Record<string, string> = {}
+  const times: Record<string, string | undefined> = {
+    [`${prefix}_submission_time`]: parsePbsTime(get("qtime", "ctime") ?? ""),
+    [`${prefix}_running_time`]: parsePbsTime(get("start_time", "stime") ?? ""),
+    [`${prefix}_end_time`]: parsePbsTime(get("comp_time", "obittime", "mtime") ?? ""),
+    [`${prefix}_queue`]: get("queue"),
+    [`${prefix}_jobname`]: get("Job_Name"),
+    [`${prefix}_exec_host`]: get("exec_host"),
+  }
+  for (const [k, v] of Object.entries(times)) if (v !== undefined && v !== "") extra[k] = v
+  const memory = (bytes: number | undefined) =>
+    bytes === undefined ? undefined : Quantity.memory(Math.round(bytes))
+  return new Job.Usage({
+    ...(duration !== undefined ? { duration } : {}),
+    ...(cpuTime !== undefined ? { cpuTime } : {}),
+    ...(memory(mem) !== undefined ? { maxUsedMemory: memory(mem)! } : {}),
+    ...(memory(vmem) !== undefined ? { maxUsedVirtualMemory: memory(vmem)! } : {}),
+    ...(ncpus !== undefined && /^\d{1,9}$/.test(ncpus) ? { cores: Number(ncpus) } : {}),
+    extra,
+  })
+}
+
+/**
+ * Parses `qstat -f` / `qstat -x -f` output (Torque, PBS Pro, and Slurm's PBS wrappers): one
+ * record per `Job Id:` block, `key = value` attribute lines, long values continued on the next
+ * lines (Torque wraps them, indented by a tab). Keyed by the job id as printed.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseQstatFull = (stdout: string): ReadonlyMap<string, QstatRecord> => {
+  const blocks: Array<{ id: string; attrs: Map<string, string> }> = []
+  let current: { id: string; attrs: Map<string, string> } | undefined
+  let lastKey: string | undefined
+  for (const raw of stdout.split(/\r?\n/)) {
+    const head = /^Job Id:\s*(\S+)/.exec(raw)
+    if (head !== null) {
+      current = { id: head[1]!, attrs: new Map() }
+      blocks.push(current)
+      lastKey = undefined
+      continue
+    }
+    if (current === undefined || raw.trim() === "") continue
+    const kv = /^\s+([A-Za-z_][\w.]*) = (.*)$/.exec(raw)
+    if (kv !== null) {
+      lastKey = kv[1]!
+      current.attrs.set(lastKey, kv[2]!.trim())
+    } else if (lastKey !== undefined && /^\s/.test(raw)) {
+      current.attrs.set(lastKey, current.attrs.get(lastKey)! + raw.trim())
+    }
+  }
+  const out = new Map<string, QstatRecord>()
+  for (const { id, attrs } of blocks) {
+    if (!jobIdRe.test(id)) continue
+    const native = attrs.get("job_state") ?? ""
+    const statusText = attrs.get("exit_status") ?? attrs.get("Exit_status")
+    const status = statusText !== undefined && /^-?\d{1,10}$/.test(statusText.trim())
+      ? Number(statusText)
+      : undefined
+    const state = mapState(native)
+    out.set(id, {
+      id,
+      state,
+      native,
+      termination: status !== undefined && state === "TERMINATING"
+        ? terminationOf(status)
+        : undefined,
+      usage: usageOf(attrs),
+      attributes: attrs,
+    })
+  }
+  return out
+}
+
+/**
+ * The `qstat -f` argv for many jobs (`-x` for PBS Pro, which then shows finished jobs too).
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const qstatFullArgv =
+  (flavour: Flavour) => (ids: ReadonlyArray<string>): ReadonlyArray<string> | undefined =>
+    ids.length > 0 && ids.every(isValidJobId)
+      ? ["qstat", ...(flavour === "pbspro" ? ["-x"] : []), "-f", ...new Set(ids)]
+      : undefined
+
+/**
+ * Matches parsed records to the ids asked for by sequence number (qsub may print
+ * `123.head` where qstat prints `123.head.cluster.org`).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const byRequestedId = <A>(
+  parsed: ReadonlyMap<string, A>,
+  ids: ReadonlyArray<string>,
+): Map<string, A> => {
+  const bySeq = new Map<string, A>()
+  for (const [id, a] of parsed) bySeq.set(sequenceOf(id), a)
+  const out = new Map<string, A>()
+  for (const id of ids) {
+    const a = parsed.get(id) ?? bySeq.get(sequenceOf(id))
+    if (a !== undefined) out.set(id, a)
+  }
+  return out
+}
+
+/**
+ * Parses `qstat`'s default listing (`Job id  Name  User  Time Use  S  Queue`): job id → state
+ * letter and run state. The state is the second-to-last column.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseQstat = (
+  stdout: string,
+): ReadonlyMap<string, { readonly state: RunState; readonly native: string }> => {
+  const out = new Map<string, { readonly state: RunState; readonly native: string }>()
+  for (const raw of stdout.split(/\r?\n/)) {
+    const f = raw.trim().split(/\s+/)
+    if (f.length < 6 || !jobIdRe.test(f[0]!)) continue
+    const native = f[f.length - 2]!
+    if (!/^[A-Z]$/.test(native)) continue
+    out.set(f[0]!, { state: mapState(native), native })
+  }
+  return out
+}
+
+// =============================================================================
+// tracejob
+// =============================================================================
+
+/**
+ * The `tracejob` argv for one job (it takes one id), looking back a week of logs.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const tracejobArgv = (ids: ReadonlyArray<string>): ReadonlyArray<string> | undefined =>
+  ids.length === 1 && isValidJobId(ids[0]!) ? ["tracejob", "-n", "7", ids[0]!] : undefined
+
+/**
+ * What `tracejob` says about a finished job.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TracejobRecord {
+  /** `TERMINATING`. */
+  readonly state: RunState
+  /** `Exit_status=N`. */
+  readonly native: string
+  /** How the job ended. */
+  readonly termination: Termination.Termination
+  /** What the job used. */
+  readonly usage: Job.Usage
+}
+
+/**
+ * Parses `tracejob` output: the `Exit_status=N resources_used.…=…` line (negative statuses
+ * included), the queued / run times, job name and queue. `undefined` without an exit status (a
+ * running job, or logs the user may not read).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseTracejob = (stdout: string): TracejobRecord | undefined => {
+  const attrs = new Map<string, string>()
+  let status: number | undefined
+  for (const raw of stdout.split(/\r?\n/)) {
+    const line = /^(\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}:\d{2})\s+\S\s+(.*)$/.exec(raw.trim())
+    if (line === null) continue
+    const [, at, message] = line as unknown as [string, string, string]
+    const queued = /^Job Queued at request of .*job name = ([^,]*), queue = (\S+)/.exec(message)
+    if (queued !== null) {
+      attrs.set("qtime", at)
+      attrs.set("Job_Name", queued[1]!.trim())
+      attrs.set("queue", queued[2]!)
+    }
+    if (/^Job Run at request of/.test(message)) attrs.set("start_time", at)
+    const exit = /^Exit_status=(-?\d{1,10})(.*)$/.exec(message)
+    if (exit !== null) {
+      status = Number(exit[1])
+      attrs.set("comp_time", at)
+      for (const kv of exit[2]!.trim().split(/\s+/)) {
+        const eq = kv.indexOf("=")
+        if (eq > 0) attrs.set(kv.slice(0, eq), kv.slice(eq + 1))
+      }
+    }
+  }
+  if (status === undefined) return undefined
+  return {
+    state: "TERMINATING",
+    native: `Exit_status=${status}`,
+    termination: terminationOf(status),
+    usage: usageOf(attrs),
+  }
+}
+
+// =============================================================================
+// qdel and the resource status
+// =============================================================================
+
+/**
+ * The `qdel` argv for many jobs.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const qdelArgv = (ids: ReadonlyArray<string>): ReadonlyArray<string> | undefined =>
+  ids.length > 0 && ids.every(isValidJobId) ? ["qdel", ...new Set(ids)] : undefined
+
+/**
+ * Queue counts from `qstat -a` (columns: Job id, Username, Queue, Name, SessID, NDS, TSK,
+ * Memory, Time, S, Time): the state is the second-to-last column, whatever the name holds.
+ * Torque cuts user names to 8 characters; a cut name counts as the user's.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const countJobs = (
+  stdout: string,
+  user: string,
+): { queued: number; totalRun: number; userRun: number; userQueued: number } => {
+  let queued = 0
+  let totalRun = 0
+  let userRun = 0
+  let userQueued = 0
+  for (const raw of stdout.split(/\r?\n/)) {
+    const f = raw.trim().split(/\s+/)
+    if (f.length < 11 || !jobIdRe.test(f[0]!)) continue
+    const state = mapState(f[f.length - 2]!)
+    const u = f[1]!
+    const mine = u === user || (u.length >= 8 && user.startsWith(u))
+    if (state === "SUBMITTED") {
+      queued++
+      if (mine) userQueued++
+    } else if (state === "RUNNING") {
+      totalRun++
+      if (mine) userRun++
+    }
+  }
+  return { queued, totalRun, userRun, userQueued }
+}
+
+/**
+ * Free cores from `pbsnodes -a`: for each node that is up (`free`, or busy with jobs), `np`
+ * minus the cores its `jobs = 0/1.srv, 1/2.srv` list holds (a `2-3/4.srv` range counts two);
+ * nodes `down`, `offline` or `unknown` count nothing. `undefined` when no node is readable.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseFreeCores = (stdout: string): number | undefined => {
+  let nodes = 0
+  let free = 0
+  let node: { np?: number; used: number; state: string } | undefined
+  const flush = () => {
+    if (node === undefined || node.np === undefined) return
+    nodes++
+    if (!/down|offline|unknown/.test(node.state)) free += Math.max(0, node.np - node.used)
+  }
+  for (const raw of stdout.split(/\r?\n/)) {
+    if (/^\S/.test(raw)) {
+      flush()
+      node = { used: 0, state: "" }
+      continue
+    }
+    const kv = /^\s+([\w.]+) = (.*)$/.exec(raw)
+    if (kv === null || node === undefined) continue
+    const [, key, value] = kv as unknown as [string, string, string]
+    if (key === "state") node.state = value
+    if ((key === "np" || key === "resources_available.ncpus") && /^\d{1,9}$/.test(value.trim())) {
+      node.np = Number(value)
+    }
+    if (key === "jobs") {
+      for (const entry of value.split(",")) {
+        const r = /^\s*(\d+)(?:-(\d+))?\//.exec(entry)
+        if (r !== null) node.used += r[2] !== undefined ? Number(r[2]) - Number(r[1]) + 1 : 1
+      }
+    }
+  }
+  flush()
+  return nodes === 0 ? undefined : free
+}
