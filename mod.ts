@@ -81,3 +81,11 @@ export * as SlurmParse from "./backends/slurm/SlurmParse.ts"
 export * as Sge from "./backends/sge/Sge.ts"
 /** Grid Engine's argv builders and pure parsers. @since 0.1.0 */
 export * as SgeParse from "./backends/sge/SgeParse.ts"
+/** The PBS/Torque backend. @since 0.1.0 */
+export * as Pbs from "./backends/pbs/Pbs.ts"
+/** PBS's argv builders and pure parsers. @since 0.1.0 */
+export * as PbsParse from "./backends/pbs/PbsParse.ts"
+/** The LSF backend. @since 0.1.0 */
+export * as Lsf from "./backends/lsf/Lsf.ts"
+/** LSF's argv builders and pure parsers. @since 0.1.0 */
+export * as LsfParse from "./backends/lsf/LsfParse.ts"

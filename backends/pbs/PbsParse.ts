@@ -380,11 +380,13 @@ export const parseQstatFull = (stdout: string): ReadonlyMap<string, QstatRecord>
  * @since 0.1.0
  * @category commands
  */
-export const qstatFullArgv =
-  (flavour: Flavour) => (ids: ReadonlyArray<string>): ReadonlyArray<string> | undefined =>
-    ids.length > 0 && ids.every(isValidJobId)
-      ? ["qstat", ...(flavour === "pbspro" ? ["-x"] : []), "-f", ...new Set(ids)]
-      : undefined
+export const qstatFullArgv = (
+  flavour: Flavour,
+): (ids: ReadonlyArray<string>) => ReadonlyArray<string> | undefined =>
+(ids) =>
+  ids.length > 0 && ids.every(isValidJobId)
+    ? ["qstat", ...(flavour === "pbspro" ? ["-x"] : []), "-f", ...new Set(ids)]
+    : undefined
 
 /**
  * Matches parsed records to the ids asked for by sequence number (qsub may print

@@ -1,0 +1,164 @@
+/**
+ * The LSF backend (IBM Spectrum LSF, OpenLava): `bsub`, `bjobs`, `bacct`, `bkill`, `lshosts`
+ * over any `Transport`, through the shared batch flow (`Batch`).
+ *
+ * - Submit: `bsub -J <name> -cwd <job dir> -oo/-eo <private files>`, `-n N -R span[hosts=1]`
+ *   for several cores, `-R rusage[mem=<MB>]`, `-W H:MM`, `-q`, `-P`, the job script as the
+ *   command. The job's own streams are redirected by the script.
+ * - State: one `bjobs -a -l` for every job polled in the same moment; a `DONE` or `EXIT` job
+ *   brings its end and usage with it (exit code, signal, `TERM_*` reasons: see `LsfParse`). A job
+ *   `bjobs` has forgotten (`Job <N> is not found`) is read from `bacct -l`, all of them in one
+ *   call.
+ * - Resource status: `bjobs -u all -w` (counts, and the cores of running jobs from every
+ *   `EXEC_HOST` token) and `lshosts -w` (total cores).
+ *
+ * @since 0.1.0
+ * @module
+ */
+import { NodeFileSystem } from "@effect/platform-node"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { decodeOrFail } from "../../src/internal/decode.ts"
+import { Lrms, type LrmsShape } from "../../src/Lrms.ts"
+import type { LrmsError } from "../../src/LrmsError.ts"
+import type { Transport } from "../../src/Transport.ts"
+import * as Batch from "../batch/Batch.ts"
+import type { Dialect, Reply, StatRecord } from "../batch/Dialect.ts"
+import * as LsfParse from "./LsfParse.ts"
+
+const BACKEND = "lsf"
+
+const Word = Schema.String.pipe(
+  Schema.filter((s) =>
+    /^[A-Za-z0-9_.@-]+$/.test(s) || "expected one word (letters, digits, _ . @ -)"
+  ),
+)
+
+/**
+ * The configuration of an LSF resource: the shared static attributes and batch fields, command
+ * overrides (`bsub`, `bjobs`, `bacct`, `bkill`, `lshosts`), `queue` and `project`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export class LsfConfig extends Schema.Class<LsfConfig>("LsfConfig")({
+  ...Batch.BatchConfigFields,
+  commands: Schema.optional(Batch.Commands(["bsub", "bjobs", "bacct", "bkill", "lshosts"])),
+  queue: Schema.optional(Word),
+  project: Schema.optional(Word),
+}) {}
+
+/**
+ * What an LSF configuration may contain.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type LsfConfigInput = typeof LsfConfig.Encoded
+
+const lastLine = (text: string) =>
+  text.split("\n").map((l) => l.trim()).filter((l) => l !== "").at(-1)
+
+/**
+ * Reads `bjobs -a -l`'s reply: the jobs it lists, with end and usage for finished ones. LSF
+ * exits non-zero when some id is unknown (`Job <N> is not found`) but lists the others: only a
+ * reply whose every complaint is such a line counts as an answer.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseStatReply = (reply: Reply): ReturnType<Dialect["stat"]["parse"]> => {
+  const complaints = reply.stderr.split("\n").map((l) => l.trim()).filter((l) => l !== "")
+  if (reply.exitCode !== 0 && !complaints.every((l) => /is not found/.test(l))) {
+    return {
+      _tag: "Failed",
+      message: lastLine(reply.stderr) ?? `bjobs exited with code ${reply.exitCode}`,
+    }
+  }
+  const jobs = new Map<string, StatRecord>()
+  for (const [id, r] of LsfParse.parseBjobsLong(reply.stdout)) {
+    jobs.set(id, {
+      state: r.state,
+      native: r.native,
+      ...(r.termination !== undefined ? { termination: r.termination, usage: r.usage } : {}),
+    })
+  }
+  return { _tag: "Listed", jobs }
+}
+
+/**
+ * The LSF dialect for a decoded configuration.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const dialect = (config: LsfConfig): Dialect => ({
+  name: BACKEND,
+  maxIds: 200,
+  submit: (spec) => ({
+    argv: LsfParse.bsubArgv({
+      jobname: spec.app.jobname,
+      cores: spec.app.requestedCores,
+      memory: spec.app.requestedMemory,
+      walltime: spec.app.requestedWalltime,
+      queue: config.queue,
+      project: config.project,
+      workdir: spec.jobDir,
+      output: spec.schedulerOutput,
+      error: spec.schedulerError,
+      script: spec.scriptPath,
+    }),
+    directives: [],
+  }),
+  parseJobId: LsfParse.parseBsubJobId,
+  submitRetryable: LsfParse.bsubRetryable,
+  stat: { argv: LsfParse.bjobsArgv, parse: parseStatReply },
+  accounting: [{
+    argv: LsfParse.bacctArgv,
+    parse: (reply) => LsfParse.parseBacctLong(reply.stdout),
+  }],
+  cancel: { argv: LsfParse.bkillArgv },
+  status: {
+    argvs: [["bjobs", "-u", "all", "-w"], ["lshosts", "-w"]],
+    parse: ([all, hosts], user) => {
+      // bjobs exits 255 with "No unfinished job found" when the cluster is idle
+      if (
+        all === undefined ||
+        (all.exitCode !== 0 && !/No unfinished job found/i.test(all.stderr + all.stdout))
+      ) {
+        return `bjobs failed: ${lastLine(all?.stderr ?? "") ?? "no reply"}`
+      }
+      const { usedCores, ...counts } = LsfParse.countJobs(all.stdout, user)
+      const total = hosts !== undefined && hosts.exitCode === 0
+        ? LsfParse.parseTotalCores(hosts.stdout)
+        : undefined
+      return { ...counts, freeSlots: total === undefined ? -1 : Math.max(0, total - usedCores) }
+    },
+  },
+})
+
+/**
+ * Builds an LSF `Lrms` over the `Transport` in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  input: LsfConfigInput,
+): Effect.Effect<LrmsShape, LrmsError, Transport | FileSystem.FileSystem | Scope.Scope> =>
+  Effect.flatMap(
+    decodeOrFail(LsfConfig, BACKEND, "config", "ConfigurationError")(input),
+    (config) => Batch.make(dialect(config), config),
+  )
+
+/**
+ * The LSF backend as a layer over the `Transport` in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (config: LsfConfigInput): Layer.Layer<Lrms, LrmsError, Transport> =>
+  Layer.scoped(Lrms, make(config)).pipe(Layer.provide(NodeFileSystem.layer))
