@@ -421,11 +421,18 @@ export interface AwaitOptions {
   readonly max?: Duration.DurationInput
   /** Called with the job after every poll whose state changed. */
   readonly onChange?: (job: Job.Job) => Effect.Effect<void>
+  /**
+   * How many polls in a row may fail with a recoverable error (a dropped connection, a
+   * scheduler restarting) before the wait fails with the last one (default 10); the job is
+   * polled again after the usual wait.
+   */
+  readonly recoverableFailures?: number
 }
 
 /**
  * Polls a job until it is `TERMINATING` or `TERMINATED`, waiting longer each time up to a cap.
- * `UNKNOWN` keeps being polled. Interrupting the fiber stops the polling, not the job.
+ * `UNKNOWN` keeps being polled, and so does a job whose poll failed with a recoverable error
+ * (up to `recoverableFailures` in a row). Interrupting the fiber stops the polling, not the job.
  *
  * @since 0.1.0
  * @category accessors
@@ -438,9 +445,19 @@ export const awaitTermination = (
     const lrms = yield* Lrms
     const max = Duration.toMillis(options.max ?? "5 seconds")
     let delay = Duration.toMillis(options.initial ?? "50 millis")
+    const tolerated = options.recoverableFailures ?? 10
+    let failures = 0
     let current = job
     while (!RunState.isDone(current.state)) {
-      const next = yield* lrms.updateJobState(current)
+      const polled = yield* Effect.either(lrms.updateJobState(current))
+      if (polled._tag === "Left") {
+        if (!polled.left.recoverable || ++failures > tolerated) return yield* polled
+        yield* Effect.sleep(Duration.millis(delay))
+        delay = Math.min(max, delay * 1.5)
+        continue
+      }
+      failures = 0
+      const next = polled.right
       if (next.state !== current.state && options.onChange) yield* options.onChange(next)
       current = next
       if (RunState.isDone(current.state)) break

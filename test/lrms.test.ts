@@ -40,7 +40,12 @@ const resource: Resource.Resource = {
   enabled: true,
 }
 
-const fakeLayer = (checks: { count: number }, authFails = false) => {
+const fakeLayer = (
+  checks: { count: number },
+  authFails = false,
+  update: Lrms.Implementation["updateJobState"] = (j) =>
+    Effect.succeed(Job.transition(j, "TERMINATING")),
+) => {
   const impl: Lrms.Implementation = {
     resource,
     protocols: ["file"],
@@ -53,7 +58,7 @@ const fakeLayer = (checks: { count: number }, authFails = false) => {
           "SUBMITTED",
         ),
       ),
-    updateJobState: (j) => Effect.succeed(Job.transition(j, "TERMINATING")),
+    updateJobState: update,
     cancelJob: (j) => Effect.succeed(j),
     free: () => Effect.void,
     getResourceStatus: Effect.sync(() =>
@@ -162,6 +167,40 @@ Deno.test("awaitTermination polls until the job is done", () =>
       strictEqual(seen.join(), "TERMINATING")
     }).pipe(Effect.provide(fakeLayer({ count: 0 }))),
   ))
+
+Deno.test("awaitTermination polls on through recoverable failures, not through others", async () => {
+  const flaky = (failures: Array<LrmsError>) => (j: Job.Job) =>
+    Effect.suspend(() => {
+      const next = failures.shift()
+      return next !== undefined
+        ? Effect.fail(next)
+        : Effect.succeed(Job.transition(j, "TERMINATING"))
+    })
+  const lost = () =>
+    new LrmsError({
+      reason: "ConnectionLost",
+      backend: "fake",
+      operation: "x",
+      description: "drop",
+    })
+  const wait = (failures: Array<LrmsError>, tolerated?: number) =>
+    Effect.gen(function* () {
+      const job = yield* Lrms.submitJob(yield* Application.make({ arguments: ["true"] }))
+      return yield* Lrms.awaitTermination(job, {
+        initial: "1 millis",
+        ...(tolerated !== undefined ? { recoverableFailures: tolerated } : {}),
+      })
+    }).pipe(Effect.provide(fakeLayer({ count: 0 }, false, flaky(failures))))
+  strictEqual((await runTest(wait([lost(), lost()]))).state, "TERMINATING")
+  strictEqual((await runFailure(wait([lost(), lost()], 1))).reason, "ConnectionLost")
+  const bad = new LrmsError({
+    reason: "InvalidArgument",
+    backend: "fake",
+    operation: "x",
+    description: "no",
+  })
+  strictEqual((await runFailure(wait([bad]))).reason, "InvalidArgument")
+})
 
 Deno.test("batcher: requests from many fibers within the window share one call", () =>
   runTest(

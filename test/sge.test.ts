@@ -1,0 +1,164 @@
+/**
+ * The Grid Engine backend on the real Son of Grid Engine of test/services/sge-up.sh, over the
+ * local transport: the contract suite, terminations and usage checked against `qacct` itself,
+ * walltime, parallel environments, batched polling with counted commands.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as LocalTransport from "../backends/local/LocalTransport.ts"
+import * as Sge from "../backends/sge/Sge.ts"
+import * as SgeParse from "../backends/sge/SgeParse.ts"
+import * as Application from "../src/Application.ts"
+import * as Auth from "../src/Auth.ts"
+import type * as Job from "../src/Job.ts"
+import * as Lrms from "../src/Lrms.ts"
+import * as Termination from "../src/Termination.ts"
+import { suite } from "./contract/LrmsContract.ts"
+import { runTest, tempDir } from "./_effect.ts"
+import { config, localLayer, sgeTest } from "./_sge.ts"
+import { counting } from "./_slurm.ts"
+
+suite("sge+local", {
+  makeLayer: ({ dir, maxCores }) =>
+    localLayer({ spooldir: `${dir}/spool`, maxCores, maxCoresPerJob: maxCores }),
+  sharedResource: true,
+  timeout: "120 seconds",
+  denoTest: sgeTest,
+})
+
+const test = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name: `sge: ${name}`, ...sgeTest, fn })
+
+const app = (input: Application.ApplicationInput) => Effect.orDie(Application.make(input))
+
+const wait = (job: Job.Job, timeout: Duration.DurationInput = "120 seconds") =>
+  Lrms.awaitTermination(job, { max: "500 millis" }).pipe(
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new Error(`job ${job.nativeId} did not end in time`),
+    }),
+    Effect.orDie,
+  )
+
+/** What qacct itself says about a job. */
+const qacctOf = (id: string) =>
+  Effect.promise(async () => {
+    const r = await new Deno.Command("qacct", { args: ["-j", id], stdout: "piped" }).output()
+    return SgeParse.parseQacct(new TextDecoder().decode(r.stdout)).get(id)!
+  })
+
+const withSge = <A, E>(
+  body: (
+    ctx: { dir: string; counts: Map<string, number> },
+  ) => Effect.Effect<A, E, Lrms.Lrms | Auth.Auth>,
+  extra: Partial<Sge.SgeConfigInput> = {},
+) =>
+  Effect.gen(function* () {
+    const dir = yield* tempDir("lrms-sge-")
+    const counts = new Map<string, number>()
+    const layer = Sge.layer(config({ ...extra, spooldir: `${dir}/spool` })).pipe(
+      Layer.provide(counting(counts)),
+      Layer.provide(LocalTransport.layer),
+      Layer.merge(Auth.none),
+    )
+    return yield* body({ dir, counts }).pipe(Effect.provide(layer))
+  })
+
+test("exit code, wall time and CPU time are what qacct says", () =>
+  runTest(withSge(() =>
+    Effect.gen(function* () {
+      const job = yield* Lrms.submitJob(
+        yield* app({ arguments: ["sh", "-c", "sleep 2; exit 3"], requestedMemory: "200 MiB" }),
+      )
+      const done = yield* wait(job)
+      deepStrictEqual(done.termination, Termination.exited(3))
+      const acct = yield* qacctOf(job.nativeId!)
+      deepStrictEqual(acct.termination, done.termination)
+      deepStrictEqual(done.usage!.duration, acct.usage.duration)
+      deepStrictEqual(done.usage!.cpuTime, acct.usage.cpuTime)
+      ok(Duration.toSeconds(done.usage!.duration!) >= 2)
+      strictEqual(done.usage!.cores, 1)
+      yield* Lrms.free(done)
+    })
+  )))
+
+test("a multi-core job runs in the parallel environment; without one it is refused", () =>
+  runTest(Effect.gen(function* () {
+    yield* withSge(() =>
+      Effect.gen(function* () {
+        const done = yield* wait(
+          yield* Lrms.submitJob(
+            yield* app({
+              arguments: ["sh", "-c", 'echo "$NSLOTS"'],
+              stdout: "n",
+              requestedCores: 2,
+            }),
+          ),
+        )
+        deepStrictEqual(done.termination, Termination.exited(0))
+        strictEqual(done.usage!.cores, 2)
+        strictEqual((yield* qacctOf(done.nativeId!)).usage.extra.sge_granted_pe !== "NONE", true)
+      })
+    )
+    const err = yield* withSge(
+      () =>
+        Effect.flip(
+          Effect.flatMap(app({ arguments: ["true"], requestedCores: 2 }), Lrms.submitJob),
+        ),
+      { defaultPe: undefined },
+    ).pipe(Effect.catchAllDefect((d) => Effect.die(d)))
+    strictEqual(err.reason, "ConfigurationError")
+    ok(err.message.includes("defaultPe"), err.message)
+  })))
+
+test("a job over its walltime is killed by Grid Engine: RemoteKill, exit 75", () =>
+  runTest(withSge(() =>
+    Effect.gen(function* () {
+      const job = yield* Lrms.submitJob(
+        yield* app({ arguments: ["sleep", "300"], requestedWalltime: "5 seconds" }),
+      )
+      const done = yield* wait(job)
+      deepStrictEqual(
+        done.termination,
+        Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL),
+      )
+      ok(Duration.toSeconds(done.usage!.duration!) < 120)
+      yield* Lrms.free(done)
+    })
+  )))
+
+test("a cancelled job is TERMINATED here and killed in qacct", () =>
+  runTest(withSge(() =>
+    Effect.gen(function* () {
+      let job = yield* Lrms.submitJob(yield* app({ arguments: ["sleep", "300"] }))
+      while (job.state === "SUBMITTED") job = yield* Lrms.updateJobState(job)
+      strictEqual(job.state, "RUNNING")
+      const cancelled = yield* Lrms.cancelJob(job)
+      strictEqual(cancelled.state, "TERMINATED")
+      yield* Effect.sleep("3 seconds")
+      const acct = yield* qacctOf(job.nativeId!)
+      ok(acct !== undefined && !Termination.isSuccess(acct.termination), JSON.stringify(acct))
+      yield* Lrms.free(cancelled)
+    })
+  )))
+
+test("100 jobs polled together cost one qstat; finished ones one qacct each", () =>
+  runTest(withSge(({ counts }) =>
+    Effect.gen(function* () {
+      const a = yield* app({ arguments: ["true"] })
+      const jobs = yield* Effect.forEach(Array.from({ length: 100 }), () => Lrms.submitJob(a), {
+        concurrency: "unbounded",
+      })
+      ok((counts.get("submit-script") ?? 0) <= 10, `${counts.get("submit-script")} submit calls`)
+      counts.clear()
+      const polled = yield* Effect.forEach(jobs, Lrms.updateJobState, { concurrency: "unbounded" })
+      strictEqual(counts.get("qstat"), 1)
+      ok(polled.every((j) => j.state !== "UNKNOWN"))
+      const done = yield* Effect.forEach(polled, (j) => wait(j), { concurrency: "unbounded" })
+      ok(done.every((j) => j.termination?.exitCode === 0))
+      ok((counts.get("qacct") ?? 0) <= 100 + 20, `qacct calls: ${counts.get("qacct")}`)
+      yield* Effect.forEach(done, Lrms.free, { concurrency: 16, discard: true })
+    })
+  )))
