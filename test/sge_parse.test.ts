@@ -203,7 +203,7 @@ Deno.test("qsubArgv: per-slot memory in MiB, walltime in seconds, -pe only for s
     queue: "all.q",
   })
   ok(
-    argv.join(" ").includes("-l s_rt=5401,h_rt=5401 -l mem_free=716M -pe smp 4 -q all.q"),
+    argv.join(" ").includes("-l s_rt=5401,h_rt=5461 -l mem_free=716M -pe smp 4 -q all.q"),
     argv.join(" "),
   )
 })

@@ -46,6 +46,15 @@ const Word = Schema.String.pipe(
  */
 export class LsfConfig extends Schema.Class<LsfConfig>("LsfConfig")({
   ...Batch.BatchConfigFields,
+  spooldir: Schema.optionalWith(
+    Schema.String.pipe(
+      Schema.nonEmptyString(),
+      Schema.filter((s) =>
+        !/\s/.test(s) || "LSF runs the job's command line through a shell: no blanks in spooldir"
+      ),
+    ),
+    { default: () => "~/.effect-lrms/batch" },
+  ),
   commands: Schema.optional(Batch.Commands(["bsub", "bjobs", "bacct", "bkill", "lshosts"])),
   queue: Schema.optional(Word),
   project: Schema.optional(Word),

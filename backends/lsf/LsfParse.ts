@@ -8,11 +8,12 @@
  * spaces right after a line of 70 or more characters continues it. GC3Pie needed the prefix
  * length configured or guessed, and a wrong guess made the job UNKNOWN.
  *
- * Ends: `DONE` is exit 0; `EXIT` with `Exited with exit code N` is N (shell rules: 137 is signal
- * 9), `Exited by signal N` is signal N, `TERM_RUNLIMIT` / `TERM_CPULIMIT` / `TERM_OWNER` /
- * `TERM_ADMIN` / `TERM_PREEMPT` are the batch system's kills (RemoteKill, exit 75),
- * `TERM_MEMLIMIT` / `TERM_SWAP` signal 9 (as SLURM's OUT_OF_MEMORY), any other `EXIT`
- * RemoteError. GC3Pie gave no exit status at all to a job killed by LSF.
+ * Ends: `DONE` is exit 0. For `EXIT`, LSF's own reason wins: `TERM_RUNLIMIT` / `TERM_CPULIMIT` /
+ * `TERM_OWNER` / `TERM_ADMIN` / `TERM_PREEMPT` are the batch system's kills (RemoteKill, exit
+ * 75; a runlimit kill also says `Exited by signal 12`, the SIGUSR2 LSF sent), `TERM_MEMLIMIT` /
+ * `TERM_SWAP` signal 9 (as SLURM's OUT_OF_MEMORY); otherwise `Exited with exit code N` is N
+ * (shell rules: 137 is signal 9), `Exited by signal N` signal N, anything else RemoteError.
+ * GC3Pie gave no exit status at all to a job killed by LSF.
  *
  * @since 0.1.0
  * @module
@@ -191,10 +192,7 @@ const eventRe = /^(\w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2}(?: \d{4})?): +(.*)$/
  * @category parsing
  */
 export const exitTermination = (events: string): Termination.Termination => {
-  const code = /Exited with exit code (\d{1,5})/.exec(events)
-  if (code !== null) return Termination.fromShellExit(Number(code[1]))
-  const signal = /Exited by signal (\d{1,3})/.exec(events)
-  if (signal !== null) return Termination.signalled(Number(signal[1]))
+  // LSF's reason first: a runlimit kill also says "Exited by signal 12" (the SIGUSR2 it sent)
   if (/TERM_MEMLIMIT|TERM_SWAP/.test(events)) return Termination.signalled(9)
   if (
     /TERM_(RUNLIMIT|CPULIMIT|OWNER|ADMIN|PREEMPT|FORCE_OWNER|FORCE_ADMIN|REQUEUE|DEADLINE)/.test(
@@ -203,6 +201,10 @@ export const exitTermination = (events: string): Termination.Termination => {
   ) {
     return Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL)
   }
+  const code = /Exited with exit code (\d{1,5})/.exec(events)
+  if (code !== null) return Termination.fromShellExit(Number(code[1]))
+  const signal = /Exited by signal (\d{1,3})/.exec(events)
+  if (signal !== null) return Termination.signalled(Number(signal[1]))
   return Termination.signalled(Termination.Signals.RemoteError)
 }
 

@@ -2,8 +2,10 @@
  * The Grid Engine backend (SGE, Son of Grid Engine, OGS, Univa): `qsub`, `qstat`, `qacct`,
  * `qdel` over any `Transport`, through the shared batch flow (`Batch`).
  *
- * - Submit: `qsub -cwd -S /bin/sh -N <name>` with the walltime as `s_rt` and `h_rt` (seconds,
- *   rounded up; configurable), memory per slot as `mem_free` (or the configured resource, e.g.
+ * - Submit: `qsub -cwd -S /bin/sh -N <name>` with the walltime as `h_rt` (seconds, rounded up;
+ *   `walltimeResources: ["s_rt", "h_rt"]` adds GC3Pie's soft limit, which sends SIGUSR1 a
+ *   minute before the hard one: measured here, `s_rt` alone only sends SIGUSR1, which a job may
+ *   trap and run on forever, while `h_rt` kills it and qacct says `failed 37`), memory per slot as `mem_free` (or the configured resource, e.g.
  *   `h_vmem`) in MiB rounded up, `-pe <pe> N` for more than one core (`pe[applicationName]`,
  *   else `defaultPe`; a multi-core job without one fails with `ConfigurationError` naming the
  *   setting), `-q` when configured. The job's own streams are redirected by the job script.
@@ -45,7 +47,7 @@ const Name = Schema.String.pipe(
  * command overrides (`qsub`, `qstat`, `qacct`, `qdel`), the parallel environment for
  * multi-core jobs (`defaultPe`, and `pe` by application name: GC3Pie's `<app>_pe`), the memory
  * resource (`memoryResource`, default `mem_free`, per slot), the walltime resources
- * (`walltimeResources`, default `["s_rt", "h_rt"]`) and the queue.
+ * (`walltimeResources`, default `["h_rt"]`) and the queue.
  *
  * @since 0.1.0
  * @category schemas
@@ -68,7 +70,7 @@ export class SgeConfig extends Schema.Class<SgeConfig>("SgeConfig")({
   }),
   memoryResource: Schema.optionalWith(Name, { default: () => "mem_free" }),
   walltimeResources: Schema.optionalWith(Schema.NonEmptyArray(Name), {
-    default: () => ["s_rt", "h_rt"] as const,
+    default: () => ["h_rt"] as const,
   }),
   queue: Schema.optional(Name),
 }) {}

@@ -55,7 +55,7 @@ export interface QsubOptions {
   readonly memoryResource: string
   /** Wall-clock limit, whole seconds rounded up. */
   readonly walltime?: Duration.Duration | undefined
-  /** The limit walltime is requested as: `s_rt`, `h_rt`, or both. */
+  /** The limits walltime is requested as: `h_rt`, `s_rt`, or both (then `h_rt` a minute later). */
   readonly walltimeResources: ReadonlyArray<string>
   /** `-q`. */
   readonly queue?: string | undefined
@@ -96,7 +96,13 @@ export const qsubArgv = (o: QsubOptions): ReadonlyArray<string> => {
     "-e",
     o.error,
     ...(seconds !== undefined
-      ? ["-l", o.walltimeResources.map((r) => `${r}=${seconds}`).join(",")]
+      ? [
+        "-l",
+        // with both, the soft limit's SIGUSR1 comes a minute before the hard limit's kill
+        o.walltimeResources.map((r) =>
+          `${r}=${r === "h_rt" && o.walltimeResources.includes("s_rt") ? seconds + 60 : seconds}`
+        ).join(","),
+      ]
       : []),
     ...(perSlotMiB !== undefined ? ["-l", `${o.memoryResource}=${perSlotMiB}M`] : []),
     ...(o.cores > 1 && o.pe !== undefined ? ["-pe", o.pe, String(o.cores)] : []),

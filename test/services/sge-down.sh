@@ -78,7 +78,7 @@ if ours "$SPOOL/qmaster/qmaster.pid" $LIB/sge_qmaster >/dev/null && timeout 10 q
   if [ -n "$(timeout 10 qstat -u '*' 2>/dev/null)" ]; then
     log "deleting every job"
     timeout 10 qdel -f -u '*' >/dev/null 2>&1 || true
-    no_jobs() { [ -z "$(timeout 10 qstat -u '*' 2>/dev/null)" ] && [ -z "$(leftovers)" ]; }
+    no_jobs() { [ -z "$(timeout 10 qstat -u '*' 2>/dev/null)" ]; }
     wait_for 15 "the jobs to end" no_jobs || true
   fi
 fi

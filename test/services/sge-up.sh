@@ -38,16 +38,16 @@ done
 
 # The packages' postinst would build a cell in /var/lib/gridengine and ask questions: tell debconf
 # not to (policy-rc.d, see ensure_pkgs, keeps their init scripts from starting daemons).
-if ! dpkg-query -W -f='${Status}' gridengine-common 2>/dev/null | grep -q 'ok installed'; then
+# (The questions are shared by all four packages.)
+for p in gridengine-common gridengine-master gridengine-exec gridengine-client; do
+  dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q 'ok installed' && continue
   debconf-set-selections <<'EOF'
 gridengine-common shared/gridengineconfig boolean false
 gridengine-common shared/gridenginecell string default
 gridengine-common shared/gridenginemaster string localhost
-gridengine-client shared/gridengineconfig boolean false
-gridengine-client shared/gridenginecell string default
-gridengine-client shared/gridenginemaster string localhost
 EOF
-fi
+  break
+done
 ensure_pkgs gridengine-master gridengine-exec gridengine-client
 for bin in "$QMASTER" "$EXECD" "$SHEPHERD" $LIB/spoolinit $LIB/spooldefaults $LIB/gethostname \
   $LIB/gethostbyname $LIB/gethostbyaddr qconf qsub qstat qacct qdel qmod runuser setpriv flock perl; do
@@ -170,8 +170,7 @@ CHANGED=
 # --- the BerkeleyDB spool: made once, with the global configuration and the complexes -------------
 MEM_MB=$(awk '$1 == "MemTotal:" { print int($2 / 1024) }' /proc/meminfo)
 # global configuration: execd spool in STATE, root may submit (min_uid 0), no mail, accounting
-# written at once (the default flush_time=15 s makes qacct lag), job processes marked with a group
-# id from gid_range and killed by it when the job ends
+# written at once (the default flush_time=15 s makes qacct lag)
 put "$ETC/global" <<EOF
 execd_spool_dir              $SPOOL/execd
 mailer                       /bin/true
@@ -199,7 +198,7 @@ pag_cmd                      none
 token_extend_time            none
 shepherd_cmd                 none
 qmaster_params               none
-execd_params                 ENABLE_ADDGRP_KILL=TRUE
+execd_params                 none
 reporting_params             accounting=true reporting=false flush_time=00:00:01 joblog=false sharelog=00:00:00 accounting_flush_time=00:00:00
 finished_jobs                100
 gid_range                    20000-20100

@@ -107,7 +107,7 @@ runner_alive() {
   [[ $now == "$st" ]]
 }
 # group_alive PGID: some process is still in process group PGID
-group_alive() { kill -0 -- "-$1" 2>/dev/null; }
+group_alive() { kill -0 -- "-$1" 2>/dev/null && ps -o stat= -g "$1" 2>/dev/null | grep -qv '^Z'; }
 
 # ---- time -----------------------------------------------------------------------------------------
 now_s() { printf '%s' "${EPOCHREALTIME%.*}"; }
@@ -115,12 +115,16 @@ now_s() { printf '%s' "${EPOCHREALTIME%.*}"; }
 fmt_time() { printf "%($1)T" "${2%.*}"; }
 # hms SECONDS: HH:MM:SS (hours may exceed 99)
 hms() { local s=${1%.*}; s=${s:-0}; printf '%02d:%02d:%02d' $((s / 3600)) $((s % 3600 / 60)) $((s % 60)); }
-# sub_s A B: A - B for EPOCHREALTIME-style decimals, as a decimal with 3 places
+# us DECIMAL: seconds (12, 0.5, 1763955000.123456) -> integer microseconds
+us() {
+  local i=${1%%.*} f=
+  [[ $1 == *.* ]] && f=${1#*.}
+  f=${f}000000
+  printf '%d' $((10#${i:-0} * 1000000 + 10#${f:0:6}))
+}
+# sub_s A B: A - B (decimal seconds), as a decimal with 3 places, never negative
 sub_s() {
-  local a=${1/./} b=${2/./}
-  [[ $1 == *.* ]] || a=${1}000000
-  [[ $2 == *.* ]] || b=${2}000000
-  local d=$(((10#$a - 10#$b) / 1000))
+  local d=$((($(us "$1") - $(us "$2")) / 1000))
   ((d < 0)) && d=0
   printf '%d.%03d' $((d / 1000)) $((d % 1000))
 }
@@ -158,6 +162,11 @@ job_load() {
   _j[dir]=$jd
   rec_read "$jd/start" _j
   [[ -r $jd/pgid ]] && read -r _j[pgid] <"$jd/pgid"
+  if [[ -r $jd/cancel ]]; then
+    local -A _c=()
+    rec_read "$jd/cancel" _c
+    _j[cancel_uid]=${_c[by_uid]} _j[cancel_by]=${_c[by]} _j[cancel_time]=${_c[time]}
+  fi
   if rec_read "$jd/end" _j; then
     _j[state]=done
   elif ! runner_alive "$jd"; then
@@ -233,7 +242,7 @@ start_runner() {
 }
 
 # save_env FILE: the caller's exported environment, NUL separated
-save_env() { env -0 >"$1"; }
+save_env() { (umask 077 && env -0 >"$1"); }
 
 # mem_kb VALUE: Torque/LSF memory strings (3000mb, 2gb, 512kb, 100) -> KiB; bare number = bytes (PBS)
 mem_kb() {

@@ -17,7 +17,7 @@ fake_init "${J[sched]}"
 FAKE_CMD="runner[${J[id]}]"
 exec {TICK}<> <(:)             # a pipe nobody writes: read -t on it is a fork-free sleep
 nap() { read -r -t "$1" -u "$TICK" _ 2>/dev/null; return 0; }
-usec() { local t=${1:-$EPOCHREALTIME}; [[ $t == *.* ]] || t=$t.000000; printf '%s' "$((10#${t/./}))"; }
+usec() { us "${1:-$EPOCHREALTIME}"; }
 log() { printf '%s %s\n' "$(fmt_time '%F %T' "$(now_s)")" "$*"; }
 stop=0
 trap 'stop=1' TERM INT HUP     # handlers, not "ignore": the job must not inherit ignored signals

@@ -1,0 +1,97 @@
+/**
+ * The PBS and LSF backends end to end against the scripted schedulers of test/fake/ (shell
+ * scripts that keep their state in a directory and run each job script as a real process): the
+ * contract suite, locally and over SSH, plus what only a scheduler tells (walltime kills, exit
+ * statuses, accounting after the queue forgot the job). No real PBS or LSF server can be
+ * installed here: the dialects' parsers are checked on recorded outputs in pbs_parse.test.ts and
+ * lsf_parse.test.ts.
+ */
+import { deepStrictEqual, strictEqual } from "node:assert/strict"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as LocalTransport from "../backends/local/LocalTransport.ts"
+import * as Lsf from "../backends/lsf/Lsf.ts"
+import * as Pbs from "../backends/pbs/Pbs.ts"
+import * as Application from "../src/Application.ts"
+import * as Auth from "../src/Auth.ts"
+import * as Lrms from "../src/Lrms.ts"
+import * as Termination from "../src/Termination.ts"
+import { suite } from "./contract/LrmsContract.ts"
+import { runTest, tempDir } from "./_effect.ts"
+import { lsfConfig, pbsConfig } from "./_fake.ts"
+import { keyAuth, sshd, sshTest, transport } from "./_sshd.ts"
+
+const options = { sanitizeOps: false, sanitizeResources: false } as const
+// the scripted LSF counts this many seconds for a minute of `bsub -W` (only local jobs see it)
+Deno.env.set("LRMS_FAKE_LSF_MINUTE", "2")
+const remoteSpool = (dir: string) => `~/.effect-lrms-test/${dir.split("/").pop()}/spool`
+
+suite("pbs(scripted)+local", {
+  makeLayer: ({ dir, maxCores }) =>
+    Pbs.layer(pbsConfig(`${dir}/spool`, maxCores)).pipe(Layer.provide(LocalTransport.layer)),
+  sharedResource: true,
+  denoTest: options,
+})
+
+suite("lsf(scripted)+local", {
+  makeLayer: ({ dir, maxCores }) =>
+    Lsf.layer(lsfConfig(`${dir}/spool`, maxCores)).pipe(Layer.provide(LocalTransport.layer)),
+  sharedResource: true,
+  denoTest: options,
+})
+
+suite("pbs(scripted)+ssh", {
+  makeLayer: ({ dir, maxCores }) =>
+    Pbs.layer(pbsConfig(remoteSpool(dir), maxCores)).pipe(Layer.provide(transport())),
+  auth: keyAuth,
+  sharedResource: true,
+  denoTest: sshTest,
+})
+
+suite("lsf(scripted)+ssh", {
+  makeLayer: ({ dir, maxCores }) =>
+    Lsf.layer(lsfConfig(remoteSpool(dir), maxCores)).pipe(Layer.provide(transport())),
+  auth: keyAuth,
+  sharedResource: true,
+  denoTest: sshTest,
+})
+
+const app = (input: Application.ApplicationInput) => Effect.orDie(Application.make(input))
+
+const withLayer = <A, E>(
+  layer: (dir: string) => Layer.Layer<Lrms.Lrms, unknown>,
+  body: Effect.Effect<A, E, Lrms.Lrms | Auth.Auth>,
+) =>
+  Effect.gen(function* () {
+    const dir = yield* tempDir("lrms-fake-")
+    return yield* body.pipe(
+      Effect.provide(Layer.merge(layer(dir), Auth.none) as Layer.Layer<Lrms.Lrms | Auth.Auth>),
+    )
+  })
+
+const pbsLocal = (dir: string) =>
+  Pbs.layer(pbsConfig(`${dir}/spool`)).pipe(Layer.provide(LocalTransport.layer))
+const lsfLocal = (dir: string) =>
+  Lsf.layer(lsfConfig(`${dir}/spool`)).pipe(Layer.provide(LocalTransport.layer))
+
+for (const [name, layer] of [["pbs", pbsLocal], ["lsf", lsfLocal]] as const) {
+  Deno.test({
+    name: `${name}(scripted): a job over its walltime is the scheduler's kill (RemoteKill, 75)`,
+    ...options,
+    fn: () =>
+      runTest(withLayer(
+        layer,
+        Effect.gen(function* () {
+          const job = yield* Lrms.submitJob(
+            yield* app({ arguments: ["sleep", "300"], requestedWalltime: "2 seconds" }),
+          )
+          const done = yield* Lrms.awaitTermination(job, { max: "300 millis" })
+          deepStrictEqual(
+            done.termination,
+            Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL),
+          )
+          yield* Lrms.free(done)
+        }),
+      )),
+  })
+}
