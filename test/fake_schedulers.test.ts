@@ -6,7 +6,7 @@
  * installed here: the dialects' parsers are checked on recorded outputs in pbs_parse.test.ts and
  * lsf_parse.test.ts.
  */
-import { deepStrictEqual, strictEqual } from "node:assert/strict"
+import { deepStrictEqual } from "node:assert/strict"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as LocalTransport from "../backends/local/LocalTransport.ts"
@@ -19,7 +19,7 @@ import * as Termination from "../src/Termination.ts"
 import { suite } from "./contract/LrmsContract.ts"
 import { runTest, tempDir } from "./_effect.ts"
 import { lsfConfig, pbsConfig } from "./_fake.ts"
-import { keyAuth, sshd, sshTest, transport } from "./_sshd.ts"
+import { keyAuth, sshTest, transport } from "./_sshd.ts"
 
 const options = { sanitizeOps: false, sanitizeResources: false } as const
 // the scripted LSF counts this many seconds for a minute of `bsub -W` (only local jobs see it)
