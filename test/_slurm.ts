@@ -3,13 +3,11 @@
  * the layers the SLURM tests use. When it is down, `slurm` is `undefined` and the SLURM tests
  * are registered as ignored with the reason printed once.
  */
-import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as LocalTransport from "../backends/local/LocalTransport.ts"
 import * as Slurm from "../backends/slurm/Slurm.ts"
 import type { Lrms } from "../src/Lrms.ts"
 import type { LrmsError } from "../src/LrmsError.ts"
-import { Transport } from "../src/Transport.ts"
 
 /** What slurm-up.sh writes to its env file (the parts the tests use). */
 export interface SlurmFacts {
@@ -87,23 +85,6 @@ export const config = (
   accountingDelay: "20 seconds",
   ...extra,
 })
-
-/** Counts the commands a transport runs, by program name. */
-export const counting = (
-  counts: Map<string, number>,
-): Layer.Layer<Transport, never, Transport> =>
-  Layer.effect(
-    Transport,
-    Effect.map(Transport, (t) => ({
-      ...t,
-      exec: (argv, options) =>
-        Effect.suspend(() => {
-          const name = argv[0] === "/bin/sh" && argv[1] === "-s" ? "submit-script" : argv[0]!
-          counts.set(name, (counts.get(name) ?? 0) + 1)
-          return t.exec(argv, options)
-        }),
-    })),
-  )
 
 /** SLURM over the local transport. */
 export const localLayer = (

@@ -6,7 +6,7 @@
  * installed here: the dialects' parsers are checked on recorded outputs in pbs_parse.test.ts and
  * lsf_parse.test.ts.
  */
-import { deepStrictEqual } from "node:assert/strict"
+import { deepStrictEqual, strictEqual } from "node:assert/strict"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as LocalTransport from "../backends/local/LocalTransport.ts"
@@ -18,6 +18,7 @@ import * as Lrms from "../src/Lrms.ts"
 import * as Termination from "../src/Termination.ts"
 import { suite } from "./contract/LrmsContract.ts"
 import { runTest, tempDir } from "./_effect.ts"
+import { counting } from "./_counting.ts"
 import { lsfConfig, pbsConfig } from "./_fake.ts"
 import { keyAuth, sshTest, transport } from "./_sshd.ts"
 
@@ -93,5 +94,48 @@ for (const [name, layer] of [["pbs", pbsLocal], ["lsf", lsfLocal]] as const) {
           yield* Lrms.free(done)
         }),
       )),
+  })
+}
+
+for (
+  const [name, backend, stat] of [
+    ["pbs", (dir: string) => Pbs.layer(pbsConfig(`${dir}/spool`)), "qstat"],
+    ["lsf", (dir: string) => Lsf.layer(lsfConfig(`${dir}/spool`)), "bjobs"],
+  ] as const
+) {
+  Deno.test({
+    name: `${name}(scripted): 30 jobs polled at once cost one ${stat}`,
+    ...options,
+    fn: () =>
+      runTest(Effect.gen(function* () {
+        const dir = yield* tempDir("lrms-fake-")
+        const counts = new Map<string, number>()
+        const layer = backend(dir).pipe(
+          Layer.provide(counting(counts)),
+          Layer.provide(LocalTransport.layer),
+          Layer.merge(Auth.none),
+        )
+        yield* Effect.gen(function* () {
+          const a = yield* app({ arguments: ["sleep", "1"] })
+          const jobs = yield* Effect.forEach(Array.from({ length: 30 }), () => Lrms.submitJob(a), {
+            concurrency: "unbounded",
+          })
+          counts.clear()
+          const polled = yield* Effect.forEach(jobs, Lrms.updateJobState, {
+            concurrency: "unbounded",
+          })
+          deepStrictEqual([...counts.keys()].filter((k) => k.endsWith(`/${stat}`)).length, 1)
+          strictEqual(
+            [...counts.values()].reduce((a, b) => a + b, 0),
+            1,
+            JSON.stringify([...counts]),
+          )
+          const done = yield* Effect.forEach(polled, (j) => Lrms.awaitTermination(j), {
+            concurrency: "unbounded",
+          })
+          strictEqual(done.filter((j) => j.termination?.exitCode === 0).length, 30)
+          yield* Effect.forEach(done, Lrms.free, { concurrency: 8, discard: true })
+        }).pipe(Effect.provide(layer))
+      })),
   })
 }

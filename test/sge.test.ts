@@ -18,7 +18,7 @@ import * as Termination from "../src/Termination.ts"
 import { suite } from "./contract/LrmsContract.ts"
 import { runTest, tempDir } from "./_effect.ts"
 import { config, localLayer, sgeTest } from "./_sge.ts"
-import { counting } from "./_slurm.ts"
+import { counting } from "./_counting.ts"
 
 suite("sge+local", {
   makeLayer: ({ dir, maxCores }) =>

@@ -18,7 +18,8 @@ import * as Lrms from "../src/Lrms.ts"
 import * as Termination from "../src/Termination.ts"
 import { suite } from "./contract/LrmsContract.ts"
 import { runFailure, runTest, tempDir } from "./_effect.ts"
-import { config, counting, localLayer, slurm, slurmTest } from "./_slurm.ts"
+import { counting } from "./_counting.ts"
+import { config, localLayer, slurm, slurmTest } from "./_slurm.ts"
 
 suite("slurm+local", {
   makeLayer: ({ dir, maxCores }) =>
