@@ -1,0 +1,153 @@
+/**
+ * Resources: GC3Pie's brokering (compatibility, then order by status), submit falling through
+ * to the next resource, and a configuration file turned into working layers.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Resources from "../backends/Resources.ts"
+import * as Application from "../src/Application.ts"
+import * as Job from "../src/Job.ts"
+import * as Lrms from "../src/Lrms.ts"
+import { LrmsError } from "../src/LrmsError.ts"
+import * as Quantity from "../src/Quantity.ts"
+import * as Resource from "../src/Resource.ts"
+import { runFailure, runTest, tempDir } from "./_effect.ts"
+
+const status = (s: Partial<Resource.ResourceStatus>) =>
+  new Resource.ResourceStatus({
+    freeSlots: 0,
+    userRun: 0,
+    userQueued: 0,
+    queued: 0,
+    totalRun: 0,
+    updatedAt: new Date(),
+    ...s,
+  })
+
+/** A resource that answers with a fixed status and accepts or refuses jobs. */
+const fake = (
+  name: string,
+  s: Resource.ResourceStatus | "down",
+  options: { maxCoresPerJob?: number; refuse?: string } = {},
+): Resources.Entry => ({
+  name,
+  auth: { label: "none", credential: { _tag: "None" }, check: Effect.void },
+  lrms: Lrms.make({
+    resource: {
+      name,
+      type: "fake",
+      architecture: ["x86_64"],
+      maxCores: 64,
+      maxCoresPerJob: options.maxCoresPerJob ?? 64,
+      maxMemoryPerCore: Quantity.memory(2 ** 30),
+      maxWalltime: Duration.hours(1),
+      enabled: true,
+    },
+    protocols: ["file"],
+    submitJob: (app) =>
+      options.refuse !== undefined
+        ? Effect.fail(
+          new LrmsError({
+            reason: "SubmitRejected",
+            backend: "fake",
+            operation: "submitJob",
+            description: options.refuse,
+          }),
+        )
+        : Effect.succeed(
+          Job.transition(
+            Job.make({ resourceName: name, backend: "fake", application: app }),
+            "SUBMITTED",
+          ),
+        ),
+    updateJobState: Effect.succeed,
+    cancelJob: Effect.succeed,
+    free: () => Effect.void,
+    getResourceStatus: s === "down"
+      ? Effect.fail(
+        new LrmsError({
+          reason: "ConnectionLost",
+          backend: "fake",
+          operation: "status",
+          description: "down",
+        }),
+      )
+      : Effect.succeed(s),
+    files: { transport: undefined as never, fileSystem: undefined as never },
+  }),
+})
+
+const app = (cores = 1) =>
+  Effect.runSync(Application.make({ arguments: ["true"], requestedCores: cores }))
+
+Deno.test("select: incompatible and unreachable resources are skipped with reasons; the rest ordered as GC3Pie", async () => {
+  const r = Resources.make([
+    fake("busy", status({ userQueued: 3, freeSlots: 100 })),
+    fake("small", status({ freeSlots: 50 }), { maxCoresPerJob: 2 }),
+    fake("roomy", status({ freeSlots: 40 })),
+    fake("roomier", status({ freeSlots: 60 })),
+    fake("down", "down"),
+    fake("tie", status({ freeSlots: 60, queued: 5 })),
+  ])
+  const { candidates, skipped } = await runTest(r.select(app(4)))
+  deepStrictEqual(candidates.map((c) => c.entry.name), ["roomier", "tie", "roomy", "busy"])
+  deepStrictEqual(skipped.map((s) => s.name), ["small", "down"])
+  ok(skipped[0]!.reason.includes("requestedCores"), skipped[0]!.reason)
+  ok(skipped[1]!.reason.includes("status unavailable"), skipped[1]!.reason)
+})
+
+Deno.test("submit: the first candidate that takes the job wins; all refusing is one error listing each", async () => {
+  const r = Resources.make([
+    fake("first", status({ freeSlots: 10 }), { refuse: "queue closed" }),
+    fake("second", status({ freeSlots: 5 })),
+  ])
+  const { job, tried } = await runTest(r.submit(app()))
+  strictEqual(job.resourceName, "second")
+  deepStrictEqual(tried.map((t) => t.name), ["first"])
+  const none = Resources.make([
+    fake("a", status({}), { refuse: "no" }),
+    fake("b", status({}), { maxCoresPerJob: 1 }),
+  ])
+  const err = await runFailure(none.submit(app(2)))
+  strictEqual(err.reason, "SubmitRejected")
+  ok(err.message.includes("a: ") && err.message.includes("b: "), err.message)
+  const named = await runFailure(r.submit(app(), { resource: "nope" }))
+  ok(named.message.includes("configured: first, second"), named.message)
+})
+
+Deno.test("layerFile: a configuration file becomes working resources (two local shellcmd)", () =>
+  runTest(Effect.gen(function* () {
+    const dir = yield* tempDir("lrms-resources-")
+    const conf = `${dir}/gc3pie.conf`
+    yield* Effect.sync(() =>
+      Deno.writeTextFileSync(
+        conf,
+        ["one", "two"].map((n, i) =>
+          `[resource/${n}]\ntype = shellcmd\ntransport = local\nauth = none\nmax_cores = ${
+            i + 1
+          }\n` +
+          `max_cores_per_job = ${i + 1}\nmax_memory_per_core = 1 GB\nmax_walltime = 1 hour\n` +
+          `architecture = x86_64, aarch64\nspooldir = ${dir}/${n}/spool\nresourcedir = ${dir}/${n}/bk\n`
+        ).join("\n"),
+      )
+    )
+    yield* Effect.gen(function* () {
+      const r = yield* Resources.Resources
+      deepStrictEqual(r.entries.map((e) => e.name), ["one", "two"])
+      const { job, tried } = yield* r.submit(app(2))
+      strictEqual(job.resourceName, "two")
+      ok(tried.some((t) => t.name === "one" && t.reason.includes("requestedCores")))
+      const done = yield* r.forJob(job, () => Lrms.awaitTermination(job))
+      strictEqual(done.termination?.exitCode, 0)
+      yield* r.forJob(done, (l) => l.free(done))
+    }).pipe(Effect.provide(Resources.layerFile(conf)))
+  })))
+
+Deno.test("layerFile: an unreadable file fails with ConfigurationError naming it", async () => {
+  const missing = await runFailure(
+    Effect.provide(Resources.Resources, Resources.layerFile("/nonexistent/gc3pie.conf")),
+  )
+  strictEqual(missing.reason, "ConfigurationError")
+  ok(missing.message.includes("/nonexistent/gc3pie.conf"))
+})
