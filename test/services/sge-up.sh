@@ -240,11 +240,12 @@ fi
 
 # --- sge_qmaster ------------------------------------------------------------------------------------
 qmaster_ok() { qconf -sh; }
-# up_or_gone NAME : for wait_for: NAME_ok, or NAME_pid gone for 2 s
+# up_or_gone NAME : for wait_for: NAME_ok, or no NAME_pid 10 s after the start (a fresh execd
+# writes its pid file only once it has made its spool dir: seen to take over 2 s in CI)
 up_or_gone() {
   "${1}_ok" && return 0
   "${1}_pid" >/dev/null && return 1
-  [ $(($(now_ms) - S0)) -gt 2000 ]
+  [ $(($(now_ms) - S0)) -gt 10000 ]
 }
 if ! qmaster_pid >/dev/null; then
   rm -f "$SPOOL/qmaster/qmaster.pid" "$SPOOL/qmaster/lock"
