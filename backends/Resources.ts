@@ -298,6 +298,7 @@ const transportLayer = (spec: Config.TransportSpec): Layer.Layer<Transport, Lrms
     ...(spec.port !== undefined ? { port: spec.port } : {}),
     ...(spec.sshConfig !== undefined ? { sshConfig: expandTilde(spec.sshConfig) } : {}),
     ...(spec.connectTimeout !== undefined ? { connectTimeout: spec.connectTimeout } : {}),
+    ...(spec.bulkThreshold !== undefined ? { bulkThreshold: spec.bulkThreshold } : {}),
     hostKeyPolicy: spec.ignoreHostKeys ? "ignore" : "strict",
   })
 

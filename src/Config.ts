@@ -67,6 +67,8 @@ export type TransportSpec =
     readonly connectTimeout?: string | undefined
     /** `ignore_ssh_host_keys` set (any non-empty value, as in GC3Pie). */
     readonly ignoreHostKeys: boolean
+    /** `large_file_threshold` (a bare number is MB): files above it go through `scp`. */
+    readonly bulkThreshold?: string | undefined
   }
 
 /**
@@ -513,6 +515,11 @@ const resourceSpec = (
           ? `${auth.timeout} seconds`
           : undefined,
         ignoreHostKeys: (v.get("ignore_ssh_host_keys") ?? "") !== "",
+        bulkThreshold: v.get("large_file_threshold") === undefined
+          ? undefined
+          : /^\d+(\.\d+)?$/.test(v.get("large_file_threshold")!.trim())
+          ? `${v.get("large_file_threshold")!.trim()} MB`
+          : v.get("large_file_threshold")!.trim(),
       }
     } else {
       return yield* bad("transport", `expected local or ssh, got ${JSON.stringify(transportKind)}`)

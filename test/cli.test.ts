@@ -133,3 +133,30 @@ Deno.test({
     }
   },
 })
+
+Deno.test({
+  name: "cli: the same session on shellcmd over SSH (transport = ssh, a GC3Pie auth section)",
+  ignore: sshd === undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "lrms-cli-ssh-" })
+    const tag = dir.split("-").pop()
+    try {
+      Deno.writeTextFileSync(
+        `${dir}/gc3pie.conf`,
+        `[auth/ssh_lrms]\ntype = ssh\nusername = ${sshd!.keyUser}\nkeyfile = ${sshd!.key}\n\n` +
+          `[resource/workstation]\ntype = shellcmd\ntransport = ssh\nfrontend = lrms-key\n` +
+          `ssh_config = ${
+            sshd!.sshConfig
+          }\nauth = ssh_lrms\nmax_cores = 4\nmax_cores_per_job = 2\n` +
+          `max_memory_per_core = 1 GB\nmax_walltime = 1 hour\narchitecture = x86_64, aarch64\n` +
+          `spooldir = $HOME/.effect-lrms-test/cli-${tag}/spool\n` +
+          `resourcedir = $HOME/.effect-lrms-test/cli-${tag}/bk\n`,
+      )
+      await session(dir, "workstation")
+    } finally {
+      Deno.removeSync(dir, { recursive: true })
+    }
+  },
+})

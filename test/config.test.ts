@@ -42,6 +42,15 @@ Deno.test("GC3Pie's example file decodes unchanged: six resources, two auths", a
     sshConfig: undefined,
   })
   strictEqual(hydra.transport.kind === "ssh" && hydra.transport.host, "login.cluster.example.org")
+  const ws = await runTest(
+    parse(
+      minimal(
+        "transport = ssh\nfrontend = ws\nlarge_file_threshold = 256\nignore_ssh_host_keys = yes\n",
+      ),
+    ),
+  )
+  const t = ws.resources[0]!.transport
+  ok(t.kind === "ssh" && t.bulkThreshold === "256 MB" && t.ignoreHostKeys)
   deepStrictEqual(hydra.config, {
     name: "hydra",
     architecture: ["x86_64"],
