@@ -305,7 +305,14 @@ const peek = Command.make("peek", {
     let offset = o.offset
     for (;;) {
       const n = yield* resources.forJob(job, (l) =>
-        l.peek(job, o.file, out, { offset, ...(size !== undefined ? { size } : {}) }))
+        l.peek(job, o.file, out, { offset, ...(size !== undefined ? { size } : {}) })).pipe(
+          // following a job that has not written the file yet: wait for it
+          Effect.catchIf(
+            (e) =>
+              o.follow && e.reason === "NotFound" && !RunState.isDone(job.state),
+            () => Effect.succeed(0),
+          ),
+        )
       if (!o.follow) {
         return
       }
@@ -314,8 +321,7 @@ const peek = Command.make("peek", {
         return
       }
       yield* Effect.sleep("1 second")
-      job = yield* resources.forJob(job, (l) =>
-        l.updateJobState(job))
+      job = yield* resources.forJob(job, (l) => l.updateJobState(job))
       yield* store.put(job)
     }
   })))

@@ -103,6 +103,21 @@ Deno.test({
           `architecture = x86_64, aarch64\nspooldir = ${dir}/spool\nresourcedir = ${dir}/bk\n`,
       )
       await session(dir, "laptop")
+      // peek --follow prints a running job's output as it grows and stops when the job ends
+      const sub = await lrms(
+        dir,
+        "submit",
+        "--stdout",
+        "log",
+        "--",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo line $i; sleep 1; done",
+      )
+      const id = sub.stdout.split(" ")[0]!
+      const follow = await lrms(dir, "peek", id, "log", "--follow")
+      strictEqual(follow.code, 0, follow.stderr)
+      strictEqual(follow.stdout, "line 1\nline 2\nline 3\n")
     } finally {
       Deno.removeSync(dir, { recursive: true })
     }
