@@ -19,6 +19,7 @@
  * @module
  */
 import * as Duration from "effect/Duration"
+import * as Clock from "../../src/internal/clock.ts"
 import * as Job from "../../src/Job.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import type { RunState } from "../../src/RunState.ts"
@@ -146,21 +147,6 @@ export const unwrap = (text: string): Array<string> => {
   return out
 }
 
-const monthIndex: Readonly<Record<string, number>> = {
-  Jan: 0,
-  Feb: 1,
-  Mar: 2,
-  Apr: 3,
-  May: 4,
-  Jun: 5,
-  Jul: 6,
-  Aug: 7,
-  Sep: 8,
-  Oct: 9,
-  Nov: 10,
-  Dec: 11,
-}
-
 /**
  * Reads an LSF event time, `Mon Oct  8 17:07:54` or `Mon Aug  4 12:28:51 2014`, as a naive ISO
  * string. Without a year: this year, unless that puts it after `now` by more than a day, then
@@ -171,10 +157,17 @@ const monthIndex: Readonly<Record<string, number>> = {
  */
 export const parseLsfTime = (text: string, now: Date = new Date()): string | undefined => {
   const m = /^\w{3} (\w{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?: (\d{4}))?$/.exec(text.trim())
-  if (m === null || monthIndex[m[1]!] === undefined) return undefined
+  if (m === null || Clock.monthIndex[m[1]!] === undefined) return undefined
   const build = (year: number) =>
     new Date(
-      Date.UTC(year, monthIndex[m[1]!]!, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])),
+      Date.UTC(
+        year,
+        Clock.monthIndex[m[1]!]!,
+        Number(m[2]),
+        Number(m[3]),
+        Number(m[4]),
+        Number(m[5]),
+      ),
     )
   let at = build(m[6] !== undefined ? Number(m[6]) : now.getUTCFullYear())
   if (m[6] === undefined && at.getTime() > now.getTime() + 86_400_000) {
@@ -184,6 +177,22 @@ export const parseLsfTime = (text: string, now: Date = new Date()): string | und
 }
 
 const eventRe = /^(\w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2}(?: \d{4})?): +(.*)$/
+
+/** The submission, start (or dispatch) and completion times of a job's event lines. */
+const eventTimes = (lines: ReadonlyArray<string>, now: Date) => {
+  let submitted: string | undefined
+  let started: string | undefined
+  let completed: string | undefined
+  for (const line of lines) {
+    const e = eventRe.exec(line)
+    if (e === null) continue
+    const at = parseLsfTime(e[1]!, now)
+    if (/^Submitted/.test(e[2]!)) submitted ??= at
+    else if (/^(Started|Dispatched)/.test(e[2]!)) started ??= at
+    else if (/^(Completed|Done successfully|Exited)/.test(e[2]!)) completed ??= at
+  }
+  return { submitted, started, completed }
+}
 
 /**
  * How an `EXIT`ed job ended, from its event text (see the module notes).
@@ -305,17 +314,7 @@ export const parseBjobsLong = (
   for (const { id, lines } of jobBlocks(stdout)) {
     const text = lines.join("\n")
     const status = /Status <([A-Z]+)>/.exec(text)?.[1] ?? ""
-    let submitted: string | undefined
-    let started: string | undefined
-    let completed: string | undefined
-    for (const line of lines) {
-      const e = eventRe.exec(line)
-      if (e === null) continue
-      const at = parseLsfTime(e[1]!, now)
-      if (/^Submitted/.test(e[2]!)) submitted ??= at
-      else if (/^(Started|Dispatched)/.test(e[2]!)) started ??= at
-      else if (/^(Completed|Done successfully|Exited)/.test(e[2]!)) completed = at
-    }
+    const { submitted, started, completed } = eventTimes(lines, now)
     const cpu = /The CPU time used is ([\d.]{1,20}) seconds/.exec(text)?.[1]
     const maxMem = /MAX MEM: *([\d.]{1,20}) *(Kbytes|Mbytes|Gbytes)/.exec(text)
     const state = mapState(status)
@@ -377,17 +376,7 @@ export const parseBacctLong = (
   for (const { id, lines } of jobBlocks(stdout)) {
     const text = lines.join("\n")
     const status = /Status <([A-Z]+)>/.exec(text)?.[1] ?? ""
-    let submitted: string | undefined
-    let started: string | undefined
-    let completed: string | undefined
-    for (const line of lines) {
-      const e = eventRe.exec(line)
-      if (e === null) continue
-      const at = parseLsfTime(e[1]!, now)
-      if (/^Submitted/.test(e[2]!)) submitted ??= at
-      else if (/^(Dispatched|Started)/.test(e[2]!)) started ??= at
-      else if (/^Completed/.test(e[2]!)) completed = at
-    }
+    const { submitted, started, completed } = eventTimes(lines, now)
     const header = lines.findIndex((l) => /CPU_T\s+WAIT\s+TURNAROUND\s+STATUS/.test(l))
     const values = header >= 0 ? (lines[header + 1] ?? "").trim().split(/\s+/) : []
     const cpu = values.length >= 7 && /^[\d.]+$/.test(values[0]!) ? Number(values[0]) : undefined

@@ -16,6 +16,7 @@
  * @module
  */
 import * as Duration from "effect/Duration"
+import * as Clock from "../../src/internal/clock.ts"
 import * as Job from "../../src/Job.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import type { RunState } from "../../src/RunState.ts"
@@ -195,21 +196,6 @@ export const parsePbsDuration = (text: string): Duration.Duration | undefined =>
   return /^\d{1,12}$/.test(t) ? Duration.seconds(Number(t)) : undefined
 }
 
-const months: Readonly<Record<string, string>> = {
-  Jan: "01",
-  Feb: "02",
-  Mar: "03",
-  Apr: "04",
-  May: "05",
-  Jun: "06",
-  Jul: "07",
-  Aug: "08",
-  Sep: "09",
-  Oct: "10",
-  Nov: "11",
-  Dec: "12",
-}
-
 /**
  * Reads a PBS timestamp (`Mon Nov 23 23:27:19 2026` in `qstat -f`, `03/09/2012 09:31:53` in
  * `tracejob`, or seconds since the epoch) as a naive ISO string.
@@ -219,14 +205,8 @@ const months: Readonly<Record<string, string>> = {
  */
 export const parsePbsTime = (text: string): string | undefined => {
   const t = text.trim()
-  let m = /^\w{3} (\w{3}) +(\d{1,2}) (\d{2}:\d{2}:\d{2}) (\d{4})$/.exec(t)
-  if (m !== null && months[m[1]!] !== undefined) {
-    return `${m[4]}-${months[m[1]!]}-${m[2]!.padStart(2, "0")}T${m[3]}`
-  }
-  m = /^(\d{2})\/(\d{2})\/(\d{4}) (\d{2}:\d{2}:\d{2})$/.exec(t)
-  if (m !== null) return `${m[3]}-${m[1]}-${m[2]}T${m[4]}`
   if (/^\d{9,11}$/.test(t)) return new Date(Number(t) * 1000).toISOString().slice(0, 19)
-  return undefined
+  return Clock.fromCtime(t) ?? Clock.fromUsDate(t)
 }
 
 // =============================================================================

@@ -17,6 +17,7 @@
  * @module
  */
 import * as Duration from "effect/Duration"
+import * as Clock from "../../src/internal/clock.ts"
 import * as Job from "../../src/Job.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import type { RunState } from "../../src/RunState.ts"
@@ -270,21 +271,6 @@ export const parseSgeSeconds = (text: string): Duration.Duration | undefined => 
   return m === null ? undefined : Duration.millis(Math.round(Number(m[1]) * 1000))
 }
 
-const months: Readonly<Record<string, string>> = {
-  Jan: "01",
-  Feb: "02",
-  Mar: "03",
-  Apr: "04",
-  May: "05",
-  Jun: "06",
-  Jul: "07",
-  Aug: "08",
-  Sep: "09",
-  Oct: "10",
-  Nov: "11",
-  Dec: "12",
-}
-
 /**
  * Reads a `qacct` timestamp (`Thu Mar 15 08:42:46 2012`, `03/15/2012 08:42:46[.123]`,
  * `2012-03-15T08:42:46`) as a naive ISO string; `undefined` for anything else (`-/-`).
@@ -292,17 +278,9 @@ const months: Readonly<Record<string, string>> = {
  * @since 0.1.0
  * @category parsing
  */
-export const parseSgeTime = (text: string): string | undefined => {
-  const t = text.trim()
-  let m = /^\w{3} (\w{3}) +(\d{1,2}) (\d{2}:\d{2}:\d{2}) (\d{4})$/.exec(t)
-  if (m !== null && months[m[1]!] !== undefined) {
-    return `${m[4]}-${months[m[1]!]}-${m[2]!.padStart(2, "0")}T${m[3]}`
-  }
-  m = /^(\d{2})\/(\d{2})\/(\d{4}) (\d{2}:\d{2}:\d{2})(?:\.\d+)?$/.exec(t)
-  if (m !== null) return `${m[3]}-${m[1]}-${m[2]}T${m[4]}`
-  m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})/.exec(t)
-  return m === null ? undefined : m[1]
-}
+export const parseSgeTime = (text: string): string | undefined =>
+  Clock.fromCtime(text) ?? Clock.fromUsDate(text) ??
+    /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})/.exec(text.trim())?.[1]
 
 /**
  * What `qacct -j` says about a job.

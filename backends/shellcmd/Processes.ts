@@ -5,6 +5,7 @@
  * @category processes
  * @module
  */
+import * as Clock from "../../src/internal/clock.ts"
 
 /**
  * One row of the process table.
@@ -47,21 +48,6 @@ export const psAllArgv: ReadonlyArray<string> = [
  */
 export const psEnv: Readonly<Record<string, string>> = { LC_ALL: "C", TZ: "UTC" }
 
-const months: Readonly<Record<string, number>> = {
-  Jan: 0,
-  Feb: 1,
-  Mar: 2,
-  Apr: 3,
-  May: 4,
-  Jun: 5,
-  Jul: 6,
-  Aug: 7,
-  Sep: 8,
-  Oct: 9,
-  Nov: 10,
-  Dec: 11,
-}
-
 /**
  * Parses `ps -o lstart` in the C locale and UTC (`Tue Nov 24 00:44:51 2026`) to seconds since
  * the epoch.
@@ -72,7 +58,7 @@ const months: Readonly<Record<string, number>> = {
 export const parseLstart = (text: string): number | undefined => {
   const m = /^\w{3}\s+(\w{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})\s+(\d{4})$/.exec(text.trim())
   if (m === null) return undefined
-  const month = months[m[1]!]
+  const month = Clock.monthIndex[m[1]!]
   if (month === undefined) return undefined
   return Date.UTC(Number(m[6]), month, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])) /
     1000
