@@ -23,8 +23,10 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Sink from "effect/Sink"
 import * as Resources from "./backends/Resources.ts"
@@ -180,10 +182,30 @@ const submit = Command.make("submit", {
           ` after ${Quantity.formatDuration(Duration.millis(Date.now() - started))}` +
           (RunState.isDone(j.state) ? `: ${describeEnd(j)}` : ""),
       )
+    // on a terminal, a status line that keeps the elapsed time moving between state changes
+    let current = job
+    const ticker = yield* Effect.fork(
+      Effect.repeat(
+        Effect.sync(() => {
+          if (!tty) return
+          Deno.stderr.writeSync(new TextEncoder().encode(
+            `\r\x1b[K${short(current.id)} ${current.state} for ` +
+              Quantity.formatDuration(Duration.millis(Date.now() - started)),
+          ))
+        }),
+        Schedule.spaced("1 second"),
+      ),
+    )
     const done = yield* resources.forJob(job, () =>
       Lrms.awaitTermination(job, {
-        onChange: (j) => Effect.zipRight(store.put(j), progress(j)).pipe(Effect.orDie),
-      }))
+        onChange: (j) =>
+          Effect.sync(() => (current = j)).pipe(
+            Effect.zipRight(store.put(j)),
+            Effect.zipRight(progress(j)),
+            Effect.orDie,
+          ),
+      })).pipe(Effect.ensuring(Fiber.interrupt(ticker)))
+    if (tty) yield* Console.error("")
     yield* store.put(done)
     yield* Console.log(`${done.id} ${done.state}: ${describeEnd(done)}`)
   })))

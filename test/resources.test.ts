@@ -3,6 +3,7 @@
  * to the next resource, and a configuration file turned into working layers.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Resources from "../backends/Resources.ts"
@@ -151,3 +152,23 @@ Deno.test("layerFile: an unreadable file fails with ConfigurationError naming it
   strictEqual(missing.reason, "ConfigurationError")
   ok(missing.message.includes("/nonexistent/gc3pie.conf"))
 })
+
+Deno.test("layerConfig: the file comes from Effect's Config (GC3PIE_CONF)", () =>
+  runTest(Effect.gen(function* () {
+    const dir = yield* tempDir("lrms-resources-config-")
+    yield* Effect.sync(() =>
+      Deno.writeTextFileSync(
+        `${dir}/my.conf`,
+        `[resource/from-config]\ntype = shellcmd\nmax_cores = 1\nmax_memory_per_core = 1\n` +
+          `max_walltime = 1\narchitecture = x86_64, aarch64\nspooldir = ${dir}/spool\n` +
+          `resourcedir = ${dir}/bk\n`,
+      )
+    )
+    const names = yield* Effect.map(Resources.Resources, (r) => r.entries.map((e) => e.name)).pipe(
+      Effect.provide(Resources.layerConfig),
+      Effect.withConfigProvider(
+        ConfigProvider.fromMap(new Map([["GC3PIE_CONF", `${dir}/my.conf`]])),
+      ),
+    )
+    deepStrictEqual(names, ["from-config"])
+  })))
