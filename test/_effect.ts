@@ -6,6 +6,12 @@ import * as Exit from "effect/Exit"
 import * as Cause from "effect/Cause"
 import type * as Scope from "effect/Scope"
 import * as Layer from "effect/Layer"
+import type * as Duration from "effect/Duration"
+import * as Application from "../src/Application.ts"
+import type * as Auth from "../src/Auth.ts"
+import type * as Job from "../src/Job.ts"
+import * as Lrms from "../src/Lrms.ts"
+import { LrmsError } from "../src/LrmsError.ts"
 
 /** Runs a scoped effect to completion; a failure or defect fails the test with its cause. */
 export const runTest = async <A, E>(
@@ -41,3 +47,21 @@ export const tempDir = (prefix = "effect-lrms-test-"): Effect.Effect<string, nev
   )
 
 export { Layer }
+
+/** An application for a test (invalid input is a defect: the test wrote it). */
+export const app = (
+  input: Application.ApplicationInput,
+): Effect.Effect<Application.Application> => Effect.orDie(Application.make(input))
+
+/** Polls a job until it ends; not ending within `timeout` is a defect naming the job. */
+export const waitFor = (
+  job: Job.Job,
+  timeout: Duration.DurationInput = "120 seconds",
+): Effect.Effect<Job.Job, LrmsError, Lrms.Lrms | Auth.Auth> =>
+  Lrms.awaitTermination(job, { max: "500 millis" }).pipe(
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new Error(`job ${job.id} (${job.nativeId}) did not end in time`),
+    }),
+    Effect.catchIf((e): e is Error => !(e instanceof LrmsError), (e) => Effect.die(e)),
+  )

@@ -8,6 +8,7 @@ import * as LocalTransport from "../backends/local/LocalTransport.ts"
 import * as Slurm from "../backends/slurm/Slurm.ts"
 import type { Lrms } from "../src/Lrms.ts"
 import type { LrmsError } from "../src/LrmsError.ts"
+import { probe, readEnvFile, serverTest } from "./_service.ts"
 
 /** What slurm-up.sh writes to its env file (the parts the tests use). */
 export interface SlurmFacts {
@@ -22,28 +23,13 @@ export interface SlurmFacts {
 const dir = Deno.env.get("LRMS_SLURM_DIR") ?? "/tmp/effect-lrms-slurm"
 
 const load = (): SlurmFacts | string => {
-  let text: string
-  try {
-    text = Deno.readTextFileSync(`${dir}/env`)
-  } catch {
-    return `no test SLURM (${dir}/env is missing): run test/services/slurm-up.sh as root, or ` +
-      `deno task test:services`
-  }
-  const env = new Map<string, string>()
-  for (const line of text.split("\n")) {
-    const m = /^([A-Z_0-9]+)=(.*)$/.exec(line.trim())
-    if (m) env.set(m[1]!, m[2]!.replace(/^'(.*)'$/, "$1"))
-  }
+  const env = readEnvFile(`${dir}/env`, "slurm-up.sh")
+  if (typeof env === "string") return `no test SLURM: ${env}`
   const get = (k: string) => env.get(k) ?? ""
   // the controller must also answer: a stale env file from a stopped cluster does not count
-  try {
-    const ping = new Deno.Command("scontrol", { args: ["ping"] }).outputSync()
-    const said = new TextDecoder().decode(ping.stdout)
-    if (!ping.success || !said.includes("UP")) {
-      return `the test SLURM of ${dir}/env does not answer: scontrol ping says ${said.trim()}`
-    }
-  } catch (e) {
-    return `cannot run scontrol: ${e}`
+  const ping = probe("scontrol", ["ping"])
+  if (!ping.ok || !ping.said.includes("UP")) {
+    return `the test SLURM of ${dir}/env does not answer: scontrol ping says ${ping.said}`
   }
   return {
     dir,
@@ -60,17 +46,8 @@ const loaded = load()
 /** The running test SLURM, or `undefined`. */
 export const slurm: SlurmFacts | undefined = typeof loaded === "string" ? undefined : loaded
 
-/** Why the SLURM tests are skipped, or `undefined` when the cluster is up. */
-export const skipReason: string | undefined = typeof loaded === "string" ? loaded : undefined
-
-if (skipReason !== undefined) console.warn(`SKIPPING the SLURM tests: ${skipReason}`)
-
 /** Deno test options shared by the SLURM tests. */
-export const slurmTest = {
-  ignore: slurm === undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-} as const
+export const slurmTest = serverTest("SLURM", typeof loaded === "string" ? loaded : undefined)
 
 /** A SLURM resource for the tests (limits wide enough for SLURM itself to refuse). */
 export const config = (

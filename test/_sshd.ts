@@ -8,6 +8,7 @@ import * as SshTransport from "../backends/ssh/SshTransport.ts"
 import * as Auth from "../src/Auth.ts"
 import type { LrmsError } from "../src/LrmsError.ts"
 import type { Transport } from "../src/Transport.ts"
+import { probe, readEnvFile, serverTest } from "./_service.ts"
 
 /** What sshd-up.sh writes to its env file. */
 export interface Sshd {
@@ -27,18 +28,8 @@ export interface Sshd {
 const dir = Deno.env.get("LRMS_SSHD_DIR") ?? "/tmp/effect-lrms-sshd"
 
 const load = (): Sshd | string => {
-  let text: string
-  try {
-    text = Deno.readTextFileSync(`${dir}/env`)
-  } catch {
-    return `no test sshd (${dir}/env is missing): run test/services/sshd-up.sh as root, or ` +
-      `deno task test:services`
-  }
-  const env = new Map<string, string>()
-  for (const line of text.split("\n")) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim())
-    if (m) env.set(m[1]!, m[2]!.replace(/^'(.*)'$/, "$1"))
-  }
+  const env = readEnvFile(`${dir}/env`, "sshd-up.sh")
+  if (typeof env === "string") return `no test sshd: ${env}`
   const get = (k: string) => env.get(k) ?? ""
   const facts: Sshd = {
     host: get("LRMS_SSH_HOST"),
@@ -54,14 +45,8 @@ const load = (): Sshd | string => {
     dir,
   }
   // the server must also answer: a stale env file from a stopped server does not count
-  try {
-    const conn = new Deno.Command("bash", {
-      args: ["-c", `exec 3<>/dev/tcp/${facts.host}/${facts.port}`],
-    }).outputSync()
-    if (!conn.success) return `the test sshd of ${dir}/env does not answer on port ${facts.port}`
-  } catch (e) {
-    return `cannot probe the test sshd: ${e}`
-  }
+  const conn = probe("bash", ["-c", `exec 3<>/dev/tcp/${facts.host}/${facts.port}`])
+  if (!conn.ok) return `the test sshd of ${dir}/env does not answer on port ${facts.port}`
   return facts
 }
 
@@ -70,17 +55,8 @@ const loaded = load()
 /** The running test sshd, or `undefined`. */
 export const sshd: Sshd | undefined = typeof loaded === "string" ? undefined : loaded
 
-/** Why the SSH tests are skipped, or `undefined` when the server is up. */
-export const skipReason: string | undefined = typeof loaded === "string" ? loaded : undefined
-
-if (skipReason !== undefined) console.warn(`SKIPPING the SSH tests: ${skipReason}`)
-
 /** Deno test options shared by the SSH tests. */
-export const sshTest = {
-  ignore: sshd === undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-} as const
+export const sshTest = serverTest("SSH", typeof loaded === "string" ? loaded : undefined)
 
 /** The transport to the test sshd, strict about host keys. */
 export const transport = (

@@ -5,8 +5,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict"
 import * as Duration from "effect/Duration"
 import * as fc from "effect/FastCheck"
 import * as GnuTime from "../backends/shellcmd/GnuTime.ts"
-
-const VECTORS = new URL("../../shared/vectors/gc3pie.json", import.meta.url)
+import { gc3pie } from "./_vectors.ts"
 
 interface ShellcmdVector {
   readonly resource_usage_txt: string
@@ -26,18 +25,7 @@ interface Vectors {
 }
 
 /** The GC3Pie vectors; a missing file fails the test (it is part of the checkout). */
-const vectors = async (): Promise<Vectors["test_shellcmd"]> => {
-  let text: string
-  try {
-    text = await Deno.readTextFile(VECTORS)
-  } catch (e) {
-    throw new Error(
-      `the GC3Pie test vectors are missing: expected ${VECTORS.pathname} (the shared/ directory ` +
-        `beside the repository): ${e}`,
-    )
-  }
-  return (JSON.parse(text) as Vectors).test_shellcmd
-}
+const vectors = (): Promise<Vectors["test_shellcmd"]> => gc3pie("test_shellcmd")
 
 const seconds = (d: Duration.Duration | undefined): number | undefined =>
   d === undefined ? undefined : Duration.toMillis(d) / 1000

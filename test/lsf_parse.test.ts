@@ -8,8 +8,7 @@ import fc from "fast-check"
 import { parseStatReply } from "../backends/lsf/Lsf.ts"
 import * as Lsf from "../backends/lsf/LsfParse.ts"
 import * as Termination from "../src/Termination.ts"
-
-const VECTORS = new URL("../../shared/vectors/gc3pie.json", import.meta.url)
+import { gc3pie } from "./_vectors.ts"
 
 interface Vector {
   readonly _parse_stat_output?: {
@@ -23,8 +22,7 @@ interface Vector {
   }
 }
 
-const vectors = async (): Promise<Record<string, Vector>> =>
-  (JSON.parse(await Deno.readTextFile(VECTORS)) as { test_lsf: Record<string, Vector> }).test_lsf
+const vectors = (): Promise<Record<string, Vector>> => gc3pie("test_lsf")
 
 /** GC3Pie's tests mocked today() to 2012-12-01. */
 const NOW = new Date("2012-12-01T00:00:00Z")

@@ -8,9 +8,7 @@ import fc from "fast-check"
 import * as Pbs from "../backends/pbs/PbsParse.ts"
 import { parseStatReply } from "../backends/pbs/Pbs.ts"
 import * as Termination from "../src/Termination.ts"
-
-const VECTORS = new URL("../../shared/vectors/gc3pie.json", import.meta.url)
-const RECORDED = new URL("../../shared/vectors/recorded/vectors-pbs-wrappers.txt", import.meta.url)
+import { block, gc3pie } from "./_vectors.ts"
 
 interface Vector {
   readonly exit_code: number
@@ -21,16 +19,10 @@ interface Vector {
   readonly expected_parse_acct?: Record<string, unknown>
 }
 
-const vectors = async (): Promise<Record<string, Vector>> =>
-  (JSON.parse(await Deno.readTextFile(VECTORS)) as { test_pbs: Record<string, Vector> }).test_pbs
+const vectors = (): Promise<Record<string, Vector>> => gc3pie("test_pbs")
 
-const recorded = async (cmd: string): Promise<string> => {
-  const text = await Deno.readTextFile(RECORDED)
-  const part = text.split(/^\$ /m).find((p) => p.startsWith(`${cmd}\n`))
-  if (part === undefined) throw new Error(`no "$ ${cmd}" block`)
-  const lines = part.split("\n").slice(1)
-  return lines.slice(0, lines.findIndex((l) => /^\[rc=\d+\]$/.test(l))).join("\n") + "\n"
-}
+const recorded = async (cmd: string): Promise<string> =>
+  (await block("vectors-pbs-wrappers.txt", cmd)).output + "\n"
 
 Deno.test("vectors: qsub, qstat, tracejob, refusals", async () => {
   const v = await vectors()

@@ -10,13 +10,11 @@ import * as Layer from "effect/Layer"
 import * as LocalTransport from "../backends/local/LocalTransport.ts"
 import * as Sge from "../backends/sge/Sge.ts"
 import * as SgeParse from "../backends/sge/SgeParse.ts"
-import * as Application from "../src/Application.ts"
 import * as Auth from "../src/Auth.ts"
-import type * as Job from "../src/Job.ts"
 import * as Lrms from "../src/Lrms.ts"
 import * as Termination from "../src/Termination.ts"
 import { suite } from "./contract/LrmsContract.ts"
-import { runTest, tempDir } from "./_effect.ts"
+import { app, runTest, tempDir, waitFor } from "./_effect.ts"
 import { config, localLayer, sgeTest } from "./_sge.ts"
 import { counting } from "./_counting.ts"
 
@@ -30,17 +28,6 @@ suite("sge+local", {
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `sge: ${name}`, ...sgeTest, fn })
-
-const app = (input: Application.ApplicationInput) => Effect.orDie(Application.make(input))
-
-const wait = (job: Job.Job, timeout: Duration.DurationInput = "120 seconds") =>
-  Lrms.awaitTermination(job, { max: "500 millis" }).pipe(
-    Effect.timeoutFail({
-      duration: timeout,
-      onTimeout: () => new Error(`job ${job.nativeId} did not end in time`),
-    }),
-    Effect.orDie,
-  )
 
 /** What qacct itself says about a job. */
 const qacctOf = (id: string) =>
@@ -72,7 +59,7 @@ test("exit code, wall time and CPU time are what qacct says", () =>
       const job = yield* Lrms.submitJob(
         yield* app({ arguments: ["sh", "-c", "sleep 2; exit 3"], requestedMemory: "200 MiB" }),
       )
-      const done = yield* wait(job)
+      const done = yield* waitFor(job)
       deepStrictEqual(done.termination, Termination.exited(3))
       const acct = yield* qacctOf(job.nativeId!)
       deepStrictEqual(acct.termination, done.termination)
@@ -88,7 +75,7 @@ test("a multi-core job runs in the parallel environment; without one it is refus
   runTest(Effect.gen(function* () {
     yield* withSge(() =>
       Effect.gen(function* () {
-        const done = yield* wait(
+        const done = yield* waitFor(
           yield* Lrms.submitJob(
             yield* app({
               arguments: ["sh", "-c", 'echo "$NSLOTS"'],
@@ -119,7 +106,7 @@ test("a job over its walltime is killed by Grid Engine: RemoteKill, exit 75", ()
       const job = yield* Lrms.submitJob(
         yield* app({ arguments: ["sleep", "300"], requestedWalltime: "5 seconds" }),
       )
-      const done = yield* wait(job)
+      const done = yield* waitFor(job)
       deepStrictEqual(
         done.termination,
         Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL),
@@ -156,7 +143,7 @@ test("100 jobs polled together cost one qstat; finished ones one qacct each", ()
       const polled = yield* Effect.forEach(jobs, Lrms.updateJobState, { concurrency: "unbounded" })
       strictEqual(counts.get("qstat"), 1)
       ok(polled.every((j) => j.state !== "UNKNOWN"))
-      const done = yield* Effect.forEach(polled, (j) => wait(j), { concurrency: "unbounded" })
+      const done = yield* Effect.forEach(polled, (j) => waitFor(j), { concurrency: "unbounded" })
       ok(done.every((j) => j.termination?.exitCode === 0))
       ok((counts.get("qacct") ?? 0) <= 100 + 20, `qacct calls: ${counts.get("qacct")}`)
       yield* Effect.forEach(done, Lrms.free, { concurrency: 16, discard: true })

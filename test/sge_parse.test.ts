@@ -7,9 +7,7 @@ import * as Duration from "effect/Duration"
 import fc from "fast-check"
 import * as Sge from "../backends/sge/SgeParse.ts"
 import * as Termination from "../src/Termination.ts"
-
-const VECTORS = new URL("../../shared/vectors/gc3pie.json", import.meta.url)
-const RECORDED = new URL("../../shared/vectors/recorded/", import.meta.url)
+import { block, gc3pie, recorded } from "./_vectors.ts"
 
 interface Vector {
   readonly exit_code: number
@@ -20,31 +18,7 @@ interface Vector {
   readonly expected_parse_acct?: Record<string, unknown>
 }
 
-const vectors = async (): Promise<Record<string, Vector>> =>
-  (JSON.parse(await Deno.readTextFile(VECTORS)) as { test_sge: Record<string, Vector> }).test_sge
-
-/** The `$ cmd` blocks of a recorded capture: command → output (without the `[rc=N]` line). */
-const recorded = async (file: string): Promise<Array<{ cmd: string; out: string; rc: number }>> => {
-  const text = await Deno.readTextFile(new URL(file, RECORDED))
-  const blocks: Array<{ cmd: string; out: string; rc: number }> = []
-  for (const part of text.split(/^\$ /m).slice(1)) {
-    const lines = part.split("\n")
-    const rcAt = lines.findIndex((l) => /^\[rc=\d+\]$/.test(l))
-    if (rcAt < 0) continue
-    blocks.push({
-      cmd: lines[0]!,
-      out: lines.slice(1, rcAt).join("\n") + "\n",
-      rc: Number(/\d+/.exec(lines[rcAt]!)![0]),
-    })
-  }
-  return blocks
-}
-
-const block = async (file: string, cmd: string) => {
-  const b = (await recorded(file)).find((x) => x.cmd === cmd)
-  if (b === undefined) throw new Error(`no "$ ${cmd}" block in ${file}`)
-  return b
-}
+const vectors = (): Promise<Record<string, Vector>> => gc3pie("test_sge")
 
 Deno.test("vectors: qsub replies, qstat states, qacct, errors", async () => {
   const v = await vectors()
@@ -79,30 +53,35 @@ Deno.test("vectors: qsub replies, qstat states, qacct, errors", async () => {
 
 Deno.test("recorded: qsub, -terse and array replies; refusals carry no id", async () => {
   const file = "vectors-sge.txt"
-  strictEqual(Sge.parseQsubJobId((await block(file, "qsub job.sh")).out), "4")
+  strictEqual(Sge.parseQsubJobId((await block(file, "qsub job.sh")).output), "4")
   strictEqual(
     Sge.parseQsubJobId(
       (await block(file, "qsub -terse -b y -N vec-terse -cwd -o /dev/null -e /dev/null sleep 1"))
-        .out,
+        .output,
     ),
     "5",
   )
   strictEqual(Sge.parseQsubJobId("10.1-3:1\n"), "10")
-  strictEqual(Sge.parseQsubJobId((await block(file, "qsub -q nosuchq -b y true")).out), undefined)
-  ok(!Sge.qsubRetryable((await block(file, "qsub -q nosuchq -b y true")).out))
-  ok(Sge.qsubRetryable((await block(file, "qsub -b y -o /dev/null -j y 'id -un; hostname'")).out))
+  strictEqual(
+    Sge.parseQsubJobId((await block(file, "qsub -q nosuchq -b y true")).output),
+    undefined,
+  )
+  ok(!Sge.qsubRetryable((await block(file, "qsub -q nosuchq -b y true")).output))
+  ok(
+    Sge.qsubRetryable((await block(file, "qsub -b y -o /dev/null -j y 'id -un; hostname'")).output),
+  )
 })
 
 Deno.test("recorded: qstat listings — running, held, array tasks, Eqw; exact ids", async () => {
-  const jobs = Sge.parseQstat((await block("vectors-sge.txt", "qstat")).out)
+  const jobs = Sge.parseQstat((await block("vectors-sge.txt", "qstat")).output)
   deepStrictEqual([...jobs.keys()], ["8", "9", "12"])
   deepStrictEqual(jobs.get("8"), { state: "RUNNING", native: "r", user: "root", slots: 1 })
   strictEqual(jobs.get("9")!.state, "STOPPED", "hqw: held")
   const extra = await recorded("vectors-sge-extra.txt")
-  const arrays = Sge.parseQstat(extra.find((b) => b.cmd === "qstat")!.out)
+  const arrays = Sge.parseQstat(extra.find((b) => b.cmd === "qstat")!.output)
   strictEqual(arrays.get("3")!.state, "RUNNING", "array tasks fold into the most active")
   strictEqual(arrays.get("4")!.state, "SUBMITTED")
-  const eqw = Sge.parseQstat(extra.filter((b) => b.cmd === "qstat").at(-1)!.out)
+  const eqw = Sge.parseQstat(extra.filter((b) => b.cmd === "qstat").at(-1)!.output)
   strictEqual(eqw.get("5")!.state, "STOPPED", "Eqw waits for someone to act (GC3Pie: SUBMITTED)")
   // GC3Pie's egrep '^ *12' matched job 123 too
   const two = Sge.parseQstat(
@@ -113,7 +92,7 @@ Deno.test("recorded: qstat listings — running, held, array tasks, Eqw; exact i
 
 Deno.test("recorded: qacct — units, signals, enforced limits, qdel", async () => {
   const file = "vectors-sge.txt"
-  const ok4 = Sge.parseQacct((await block(file, "qacct -j 4")).out).get("4")!
+  const ok4 = Sge.parseQacct((await block(file, "qacct -j 4")).output).get("4")!
   deepStrictEqual(ok4.termination, Termination.exited(0))
   strictEqual(Duration.toSeconds(ok4.usage.duration!), 2)
   strictEqual(Duration.toMillis(ok4.usage.cpuTime!), 118)
@@ -124,36 +103,36 @@ Deno.test("recorded: qacct — units, signals, enforced limits, qdel", async () 
     (await block(
       file,
       "qacct -j 6 | grep -E '^(jobnumber|jobname|failed|exit_status|ru_wallclock|maxvmem|cpu|start_time|end_time)'",
-    )).out,
+    )).output,
   ).get("6")!
   deepStrictEqual(failed.termination, Termination.exited(3))
   const deleted = Sge.parseQacct(
     (await block(
       file,
       "qacct -j 8 | grep -E '^(jobnumber|jobname|failed|exit_status|ru_wallclock|start_time|end_time)'",
-    )).out,
+    )).output,
   ).get("8")!
   deepStrictEqual(deleted.termination, Termination.signalled(9), "qdel: 137 (Killed), failed 100")
   const hrt = Sge.parseQacct(
     (await block(
       file,
       "qacct -j 11 | grep -E '^(jobnumber|jobname|failed|exit_status|ru_wallclock)'",
-    )).out,
+    )).output,
   ).get("11")!
   deepStrictEqual(
     hrt.termination,
     Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL),
     "failed 37: qmaster enforced h_rt",
   )
-  deepStrictEqual([...Sge.parseQacct((await block(file, "qacct -j 999999")).out)], [])
+  deepStrictEqual([...Sge.parseQacct((await block(file, "qacct -j 999999")).output)], [])
   deepStrictEqual(Sge.terminationOf(26, 0), Termination.signalled(Termination.Signals.RemoteError))
 })
 
 Deno.test("recorded: free slots from qstat -f; counts from qstat -u '*'", async () => {
   const file = "vectors-sge.txt"
   const blocks = (await recorded(file)).filter((b) => b.cmd === "qstat -f")
-  strictEqual(Sge.parseFreeSlots(blocks[0]!.out), 2)
-  strictEqual(Sge.parseFreeSlots(blocks[1]!.out), 1)
+  strictEqual(Sge.parseFreeSlots(blocks[0]!.output), 2)
+  strictEqual(Sge.parseFreeSlots(blocks[1]!.output), 1)
   strictEqual(
     Sge.parseFreeSlots(
       "all.q@a   BIP   0/2/8   0.1  lx-amd64\nbig.q@a   BP   1/3/8  0.1 lx-amd64\n" +
@@ -163,7 +142,7 @@ Deno.test("recorded: free slots from qstat -f; counts from qstat -u '*'", async 
     "host a: 8 − max(2, 4); host b disabled; interactive queues left out",
   )
   strictEqual(Sge.parseFreeSlots("garbage"), undefined)
-  deepStrictEqual(Sge.countJobs((await block(file, "qstat -u '*'")).out, "root"), {
+  deepStrictEqual(Sge.countJobs((await block(file, "qstat -u '*'")).output, "root"), {
     queued: 0,
     totalRun: 1,
     userRun: 1,

@@ -11,13 +11,11 @@ import * as Layer from "effect/Layer"
 import * as LocalTransport from "../backends/local/LocalTransport.ts"
 import * as Slurm from "../backends/slurm/Slurm.ts"
 import * as SlurmParse from "../backends/slurm/SlurmParse.ts"
-import * as Application from "../src/Application.ts"
 import * as Auth from "../src/Auth.ts"
-import type * as Job from "../src/Job.ts"
 import * as Lrms from "../src/Lrms.ts"
 import * as Termination from "../src/Termination.ts"
 import { suite } from "./contract/LrmsContract.ts"
-import { runFailure, runTest, tempDir } from "./_effect.ts"
+import { app, runFailure, runTest, tempDir, waitFor } from "./_effect.ts"
 import { counting } from "./_counting.ts"
 import { config, localLayer, slurm, slurmTest } from "./_slurm.ts"
 
@@ -31,17 +29,6 @@ suite("slurm+local", {
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `slurm: ${name}`, ...slurmTest, fn })
-
-const app = (input: Application.ApplicationInput) => Effect.orDie(Application.make(input))
-
-const wait = (job: Job.Job, timeout: Duration.DurationInput = "120 seconds") =>
-  Lrms.awaitTermination(job, { max: "500 millis" }).pipe(
-    Effect.timeoutFail({
-      duration: timeout,
-      onTimeout: () => new Error(`job ${job.nativeId} did not end in time`),
-    }),
-    Effect.orDie,
-  )
 
 /** Runs a SLURM command directly, as a user would. */
 const native = (cmd: string, args: ReadonlyArray<string>) =>
@@ -107,7 +94,7 @@ test("exit code, elapsed time and max RSS are what sacct says", () =>
           requestedMemory: "512 MiB",
         }),
       )
-      const done = yield* wait(job)
+      const done = yield* waitFor(job)
       strictEqual(done.state, "TERMINATING")
       deepStrictEqual(done.termination, Termination.exited(3))
       const { master, lines } = yield* sacctOf(job.nativeId!)
@@ -128,7 +115,7 @@ test("a job killed by a signal: sacct's 0:9 becomes signal 9", () =>
   runTest(withSlurm(() =>
     Effect.gen(function* () {
       const job = yield* Lrms.submitJob(yield* app({ arguments: ["sh", "-c", "kill -9 $$"] }))
-      const done = yield* wait(job)
+      const done = yield* waitFor(job)
       deepStrictEqual(done.termination, Termination.signalled(9))
       strictEqual((yield* sacctOf(job.nativeId!)).master[2], "0:9")
     })
@@ -154,7 +141,7 @@ test("a job over its walltime ends TIMEOUT: RemoteKill, exit 75, SLURM's message
       const job = yield* Lrms.submitJob(
         yield* app({ arguments: ["sleep", "600"], requestedWalltime: "1 minute" }),
       )
-      const done = yield* wait(job, "240 seconds")
+      const done = yield* waitFor(job, "240 seconds")
       deepStrictEqual(
         done.termination,
         Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL),
@@ -191,7 +178,7 @@ test("a job using more memory than it asked for is killed (OUT_OF_MEMORY → sig
           requestedMemory: "100 MiB",
         }),
       )
-      const done = yield* wait(job)
+      const done = yield* waitFor(job)
       const state = (yield* sacctOf(job.nativeId!)).master[1]!
       strictEqual(state, slurm?.oomState ?? "OUT_OF_MEMORY")
       if (state === "OUT_OF_MEMORY") deepStrictEqual(done.termination, Termination.signalled(9))

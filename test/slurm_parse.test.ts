@@ -8,9 +8,7 @@ import fc from "fast-check"
 import * as Slurm from "../backends/slurm/SlurmParse.ts"
 import * as Application from "../src/Application.ts"
 import * as Termination from "../src/Termination.ts"
-
-const VECTORS = new URL("../../shared/vectors/gc3pie.json", import.meta.url)
-const RECORDED = new URL("../../shared/vectors/recorded/", import.meta.url)
+import { type Block, gc3pie, recorded as recordedFiles } from "./_vectors.ts"
 
 interface SlurmVector {
   readonly exit_code: number
@@ -21,22 +19,8 @@ interface SlurmVector {
   readonly expected_parse_acct?: Record<string, unknown>
 }
 
-const readShared = async (url: URL, what: string): Promise<string> => {
-  try {
-    return await Deno.readTextFile(url)
-  } catch (e) {
-    throw new Error(
-      `the ${what} are missing: expected ${url.pathname} (the shared/ directory beside the ` +
-        `repository): ${e}`,
-    )
-  }
-}
-
 /** The GC3Pie SLURM vectors; a missing file fails the test (it is part of the checkout). */
-const vectors = async (): Promise<Record<string, SlurmVector>> =>
-  (JSON.parse(await readShared(VECTORS, "GC3Pie test vectors")) as {
-    test_slurm: Record<string, SlurmVector>
-  }).test_slurm
+const vectors = (): Promise<Record<string, SlurmVector>> => gc3pie("test_slurm")
 
 const seconds = (d: Duration.Duration | undefined): number | undefined =>
   d === undefined ? undefined : Duration.toSeconds(d)
@@ -238,43 +222,8 @@ Deno.test("vectors: sacct_notfound / sacct_no_accounting → no record", async (
 // Recorded outputs of a real SLURM 22.05
 // =============================================================================
 
-interface Block {
-  readonly file: string
-  readonly cmd: string
-  readonly output: string
-  readonly rc: number | undefined
-}
-
-/** Splits a recorded file into `$ cmd` / output / `[rc=N]` blocks. */
-const parseBlocks = (file: string, text: string): ReadonlyArray<Block> => {
-  const blocks: Array<Block> = []
-  let cmd: string | undefined
-  let out: Array<string> = []
-  const flush = (rc: number | undefined) => {
-    if (cmd !== undefined) blocks.push({ file, cmd, output: out.join("\n"), rc })
-    cmd = undefined
-    out = []
-  }
-  for (const line of text.split("\n")) {
-    const rc = /^\[rc=(\d+)\]$/.exec(line)
-    if (line.startsWith("$ ")) {
-      flush(undefined)
-      cmd = line.slice(2)
-    } else if (rc !== null) flush(Number(rc[1]))
-    else if (cmd !== undefined) out.push(line)
-  }
-  flush(undefined)
-  return blocks
-}
-
-const recorded = async (): Promise<ReadonlyArray<Block>> => {
-  const files = ["vectors-slurm.txt", "vectors-slurm-extra.txt", "vectors-slurm-noacct.txt"]
-  const all: Array<Block> = []
-  for (const f of files) {
-    all.push(...parseBlocks(f, await readShared(new URL(f, RECORDED), "recorded SLURM outputs")))
-  }
-  return all
-}
+const recorded = (): Promise<ReadonlyArray<Block>> =>
+  recordedFiles("vectors-slurm.txt", "vectors-slurm-extra.txt", "vectors-slurm-noacct.txt")
 
 const find = (blocks: ReadonlyArray<Block>, file: string, cmd: string): Block => {
   const b = blocks.find((x) => x.file === file && x.cmd === cmd)

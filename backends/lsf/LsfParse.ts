@@ -20,6 +20,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Clock from "../../src/internal/clock.ts"
+import { tally } from "../../src/internal/queue.ts"
 import * as Job from "../../src/Job.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import type { RunState } from "../../src/RunState.ts"
@@ -447,26 +448,22 @@ export const countJobs = (
   stdout: string,
   user: string,
 ): { queued: number; totalRun: number; userRun: number; userQueued: number; usedCores: number } => {
-  let queued = 0
-  let totalRun = 0
-  let userRun = 0
-  let userQueued = 0
   let usedCores = 0
-  for (const raw of stdout.split(/\r?\n/)) {
-    const f = raw.trim().split(/\s+/)
-    if (f.length < 4 || !jobIdRe.test(f[0]!)) continue
-    const state = mapState(f[2]!)
-    const mine = f[1] === user
-    if (state === "SUBMITTED" || state === "STOPPED") {
-      queued++
-      if (mine) userQueued++
-    } else if (state === "RUNNING") {
-      totalRun++
-      if (mine) userRun++
-      if (f.length >= 6) usedCores += execHostCores(f[5]!)
-    }
-  }
-  return { queued, totalRun, userRun, userQueued, usedCores }
+  const rows = stdout.split(/\r?\n/).map((raw) => raw.trim().split(/\s+/))
+    .filter((f) => f.length >= 4 && jobIdRe.test(f[0]!))
+    .map((f) => {
+      const state = mapState(f[2]!)
+      if (state === "RUNNING" && f.length >= 6) usedCores += execHostCores(f[5]!)
+      return {
+        kind: state === "SUBMITTED" || state === "STOPPED"
+          ? "queued" as const
+          : state === "RUNNING"
+          ? "running" as const
+          : "other" as const,
+        mine: f[1] === user,
+      }
+    })
+  return { ...tally(rows), usedCores }
 }
 
 /**

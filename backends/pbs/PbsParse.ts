@@ -17,6 +17,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Clock from "../../src/internal/clock.ts"
+import { tally } from "../../src/internal/queue.ts"
 import * as Job from "../../src/Job.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import type { RunState } from "../../src/RunState.ts"
@@ -505,27 +506,19 @@ export const qdelArgv = (ids: ReadonlyArray<string>): ReadonlyArray<string> | un
 export const countJobs = (
   stdout: string,
   user: string,
-): { queued: number; totalRun: number; userRun: number; userQueued: number } => {
-  let queued = 0
-  let totalRun = 0
-  let userRun = 0
-  let userQueued = 0
-  for (const raw of stdout.split(/\r?\n/)) {
-    const f = raw.trim().split(/\s+/)
-    if (f.length < 11 || !jobIdRe.test(f[0]!)) continue
-    const state = mapState(f[f.length - 2]!)
-    const u = f[1]!
-    const mine = u === user || (u.length >= 8 && user.startsWith(u))
-    if (state === "SUBMITTED") {
-      queued++
-      if (mine) userQueued++
-    } else if (state === "RUNNING") {
-      totalRun++
-      if (mine) userRun++
-    }
-  }
-  return { queued, totalRun, userRun, userQueued }
-}
+): { queued: number; totalRun: number; userRun: number; userQueued: number } =>
+  tally(
+    stdout.split(/\r?\n/).map((raw) => raw.trim().split(/\s+/))
+      .filter((f) => f.length >= 11 && jobIdRe.test(f[0]!))
+      .map((f) => {
+        const state = mapState(f[f.length - 2]!)
+        const u = f[1]!
+        return {
+          kind: state === "SUBMITTED" ? "queued" : state === "RUNNING" ? "running" : "other",
+          mine: u === user || (u.length >= 8 && user.startsWith(u)),
+        }
+      }),
+  )
 
 /**
  * Free cores from `pbsnodes -a`: for each node that is up (`free`, or busy with jobs), `np`

@@ -18,6 +18,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Clock from "../../src/internal/clock.ts"
+import { tally } from "../../src/internal/queue.ts"
 import * as Job from "../../src/Job.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import type { RunState } from "../../src/RunState.ts"
@@ -456,20 +457,10 @@ export const parseFreeSlots = (stdout: string): number | undefined => {
 export const countJobs = (
   stdout: string,
   user: string,
-): { queued: number; totalRun: number; userRun: number; userQueued: number } => {
-  let queued = 0
-  let totalRun = 0
-  let userRun = 0
-  let userQueued = 0
-  for (const r of parseQstat(stdout).values()) {
-    const mine = r.user === user
-    if (r.state === "SUBMITTED") {
-      queued++
-      if (mine) userQueued++
-    } else if (r.state === "RUNNING") {
-      totalRun++
-      if (mine) userRun++
-    }
-  }
-  return { queued, totalRun, userRun, userQueued }
-}
+): { queued: number; totalRun: number; userRun: number; userQueued: number } =>
+  tally(
+    [...parseQstat(stdout).values()].map((r) => ({
+      kind: r.state === "SUBMITTED" ? "queued" : r.state === "RUNNING" ? "running" : "other",
+      mine: r.user === user,
+    })),
+  )

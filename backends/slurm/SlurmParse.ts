@@ -15,6 +15,7 @@
  * @module
  */
 import * as Duration from "effect/Duration"
+import { tally } from "../../src/internal/queue.ts"
 import * as Job from "../../src/Job.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import type { RunState } from "../../src/RunState.ts"
@@ -642,23 +643,16 @@ export interface JobCounts {
  * @since 0.1.0
  * @category parsing
  */
-export const countJobs = (stdout: string, user: string): JobCounts => {
-  let queued = 0
-  let totalRun = 0
-  let userRun = 0
-  let userQueued = 0
-  for (const raw of stdout.split(/\r?\n/)) {
-    const fields = raw.trim().split("^").map((f) => f.trim())
-    if (fields.length < 3 || !printedIdRe.test(fields[0]!)) continue
-    const state = fields[1]!
-    const mine = fields[2] === user
-    if (state === "PENDING" || state === "CONFIGURING") {
-      queued++
-      if (mine) userQueued++
-    } else if (state === "RUNNING" || state === "COMPLETING") {
-      totalRun++
-      if (mine) userRun++
-    }
-  }
-  return { queued, totalRun, userRun, userQueued }
-}
+export const countJobs = (stdout: string, user: string): JobCounts =>
+  tally(
+    stdout.split(/\r?\n/).map((raw) => raw.trim().split("^").map((f) => f.trim()))
+      .filter((f) => f.length >= 3 && printedIdRe.test(f[0]!))
+      .map(([, state, owner]) => ({
+        kind: state === "PENDING" || state === "CONFIGURING"
+          ? "queued"
+          : state === "RUNNING" || state === "COMPLETING"
+          ? "running"
+          : "other",
+        mine: owner === user,
+      })),
+  )
