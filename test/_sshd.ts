@@ -55,8 +55,11 @@ const loaded = load()
 /** The running test sshd, or `undefined`. */
 export const sshd: Sshd | undefined = typeof loaded === "string" ? undefined : loaded
 
+/** Why the SSH tests are skipped, or `undefined` when the server is up. */
+export const skipReason: string | undefined = typeof loaded === "string" ? loaded : undefined
+
 /** Deno test options shared by the SSH tests. */
-export const sshTest = serverTest("SSH", typeof loaded === "string" ? loaded : undefined)
+export const sshTest = serverTest("SSH", skipReason)
 
 /** The transport to the test sshd, strict about host keys. */
 export const transport = (
