@@ -1,25 +1,24 @@
 /**
- * The shared test vectors (`../shared/vectors/`, beside the repository): GC3Pie's, from
- * gc3pie.json, and the outputs recorded from real servers here (`$ cmd`, output, `[rc=N]`
- * blocks). A missing file fails the test that needs it, saying where it was expected.
+ * The test vectors kept in the repository (`test/data/vectors/`): GC3Pie's, from gc3pie.json,
+ * and the outputs recorded from real servers (`$ cmd`, output, `[rc=N]` blocks). A missing file
+ * fails the test that needs it, saying where it was expected.
  */
 
-const SHARED = new URL("../../shared/vectors/", import.meta.url)
+const VECTORS = new URL("./data/vectors/", import.meta.url)
 
 const read = async (url: URL, what: string): Promise<string> => {
   try {
     return await Deno.readTextFile(url)
   } catch (e) {
     throw new Error(
-      `the ${what} are missing: expected ${url.pathname} (the shared/ directory beside the ` +
-        `repository): ${e}`,
+      `the ${what} are missing: expected ${url.pathname}: ${e}`,
     )
   }
 }
 
 /** One section of gc3pie.json (`test_slurm`, `test_sge`, ...). */
 export const gc3pie = async <T>(section: string): Promise<T> =>
-  (JSON.parse(await read(new URL("gc3pie.json", SHARED), "GC3Pie test vectors")) as Record<
+  (JSON.parse(await read(new URL("gc3pie.json", VECTORS), "GC3Pie test vectors")) as Record<
     string,
     T
   >)[section]!
@@ -58,7 +57,7 @@ export const parseBlocks = (file: string, text: string): ReadonlyArray<Block> =>
 export const recorded = async (...files: ReadonlyArray<string>): Promise<ReadonlyArray<Block>> => {
   const all: Array<Block> = []
   for (const f of files) {
-    all.push(...parseBlocks(f, await read(new URL(`recorded/${f}`, SHARED), "recorded outputs")))
+    all.push(...parseBlocks(f, await read(new URL(`recorded/${f}`, VECTORS), "recorded outputs")))
   }
   return all
 }
