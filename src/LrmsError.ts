@@ -54,6 +54,7 @@ export const reasons = [
   "InvalidState",
   "NotFound",
   "PermissionDenied",
+  "SubmitOutcomeUnknown",
 ] as const
 
 /**
@@ -95,6 +96,7 @@ export const defaultRecoverable: { readonly [R in Reason]: boolean } = {
   InvalidState: false,
   NotFound: false,
   PermissionDenied: false,
+  SubmitOutcomeUnknown: false,
 }
 
 /**
@@ -132,7 +134,36 @@ export interface LrmsErrorProps {
   readonly cause?: unknown
   /** Whether retrying the same call later may succeed; defaults from `reason`. */
   readonly recoverable?: boolean | undefined
+  /**
+   * The submission this error is about, when a job may exist: its tag (the `Job` id the
+   * scheduler keeps) and its job directory. Set on `SubmitOutcomeUnknown`, so that
+   * `Lrms.reconcile` can attach the job later.
+   */
+  readonly submission?: Submission | undefined
 }
+
+/**
+ * A submission whose outcome is not known: the tag the scheduler keeps and the job directory.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Submission {
+  /** The job's id, also its tag at the scheduler and in its job directory. */
+  readonly tag: string
+  /** The job directory on the resource, kept while the job may exist. */
+  readonly jobDir: string
+}
+
+/**
+ * The schema of {@linkcode Submission}.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const SubmissionSchema: Schema.Struct<
+  { tag: typeof Schema.String; jobDir: typeof Schema.String }
+> = Schema.Struct({ tag: Schema.String, jobDir: Schema.String })
 
 /**
  * The error every effect-lrms operation fails with.
@@ -149,6 +180,7 @@ export class LrmsError extends Schema.TaggedError<LrmsError>("effect-lrms/LrmsEr
     description: Schema.optional(Schema.String),
     cause: Schema.optional(Schema.Defect),
     recoverable: Schema.Boolean,
+    submission: Schema.optional(SubmissionSchema),
   },
 ) {
   /** Marks this value as a member of the family. */
@@ -163,6 +195,7 @@ export class LrmsError extends Schema.TaggedError<LrmsError>("effect-lrms/LrmsEr
       ...(props.description !== undefined ? { description: props.description } : {}),
       ...(props.cause !== undefined ? { cause: props.cause } : {}),
       recoverable: props.recoverable ?? defaultRecoverable[props.reason],
+      ...(props.submission !== undefined ? { submission: props.submission } : {}),
     })
   }
 
@@ -181,6 +214,15 @@ export class LrmsError extends Schema.TaggedError<LrmsError>("effect-lrms/LrmsEr
  * @category guards
  */
 export const isLrmsError = (u: unknown): u is LrmsError => Predicate.hasProperty(u, TypeId)
+
+/**
+ * Tells whether a failure leaves a job that may exist on the resource: a submission whose
+ * outcome is not known. A broker must not try another resource after such a failure.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isAmbiguous = (e: LrmsError): boolean => e.reason === "SubmitOutcomeUnknown"
 
 /**
  * Builds an {@linkcode LrmsError}: a shorthand for `new LrmsError({...})` that reads well in
