@@ -50,7 +50,7 @@ import * as Effect from "effect/Effect"
 import * as Application from "./Application.ts"
 import { type Auth, authenticated } from "./Auth.ts"
 import * as Job from "./Job.ts"
-import { LrmsError } from "./LrmsError.ts"
+import { LrmsError, type Submission } from "./LrmsError.ts"
 import * as Quantity from "./Quantity.ts"
 import type { Resource, ResourceStatus } from "./Resource.ts"
 import * as RunState from "./RunState.ts"
@@ -74,8 +74,26 @@ export interface LrmsShape {
   readonly resource: Resource
   /** The transfer schemes the backend accepts for inputs and outputs (`["file"]`). */
   readonly protocols: ReadonlyArray<string>
-  /** Stages the inputs and starts or queues the job; returns the job as `SUBMITTED`. */
+  /**
+   * Stages the inputs and starts or queues the job; returns the job as `SUBMITTED`.
+   *
+   * A submission is never left half-known: when a failure comes after the submit command may
+   * have reached the resource, the backend asks the resource for the job's tag. It returns the
+   * job when it is there, fails recoverably when it provably is not, and fails with
+   * `SubmitOutcomeUnknown` (not recoverable, carrying the `submission`) when the resource
+   * cannot be asked; {@linkcode LrmsShape.reconcile} attaches such a job later.
+   */
   readonly submitJob: (app: Application.Application) => Effect.Effect<Job.Job, LrmsError, Auth>
+  /**
+   * Attaches a job whose submission ended with `SubmitOutcomeUnknown`: asks the resource for the
+   * submission's tag and returns the job (`SUBMITTED` or later) when it is there. Fails with
+   * `NotFound` when it provably never reached the resource (its directory is then removed), and
+   * with `SubmitOutcomeUnknown` again while the resource cannot be asked.
+   */
+  readonly reconcile: (
+    submission: Submission,
+    app: Application.Application,
+  ) => Effect.Effect<Job.Job, LrmsError, Auth>
   /** Asks the resource how the job is doing; returns the job, updated. */
   readonly updateJobState: (job: Job.Job) => Effect.Effect<Job.Job, LrmsError, Auth>
   /** Kills a queued or running job; returns it `TERMINATED` with the `Cancelled` signal. */
@@ -139,6 +157,8 @@ export interface Implementation extends
   }
   /** Releases what the backend holds. */
   readonly close?: Effect.Effect<void>
+  /** See {@linkcode LrmsShape.reconcile}; without it, `reconcile` fails with `InvalidState`. */
+  readonly reconcile?: LrmsShape["reconcile"]
   /**
    * Runs before `submitJob`'s shared checks: a backend that learns its limits from the resource
    * (shellcmd's `override`) reads them here, so the checks see them.
@@ -326,6 +346,13 @@ export const make = (impl: Implementation): LrmsShape => {
         guard("free"),
       ),
     getResourceStatus: impl.getResourceStatus.pipe(guard("getResourceStatus")),
+    reconcile: (submission, app) =>
+      (impl.reconcile !== undefined ? impl.reconcile(submission, app) : fail(
+        "InvalidState",
+        backend,
+        "reconcile",
+        `${backend} cannot reconcile submission ${submission.tag}`,
+      )).pipe(guard("reconcile")),
     close: impl.close ?? Effect.void,
   }
 }
@@ -398,6 +425,19 @@ export const peek = (
  */
 export const free = (job: Job.Job): Effect.Effect<void, LrmsError, Lrms | Auth> =>
   Effect.flatMap(Lrms, (lrms) => lrms.free(job))
+
+/**
+ * Attaches a job whose submission's outcome was unknown, with the `Lrms` in context (see
+ * {@linkcode LrmsShape.reconcile}).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const reconcile = (
+  submission: Submission,
+  app: Application.Application,
+): Effect.Effect<Job.Job, LrmsError, Lrms | Auth> =>
+  Effect.flatMap(Lrms, (lrms) => lrms.reconcile(submission, app))
 
 /**
  * Reads the status of the `Lrms` in context.
