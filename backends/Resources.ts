@@ -34,7 +34,7 @@ import * as Auth from "../src/Auth.ts"
 import * as Config from "../src/Config.ts"
 import type * as Job from "../src/Job.ts"
 import { checkApplication, Lrms, type LrmsShape } from "../src/Lrms.ts"
-import { LrmsError } from "../src/LrmsError.ts"
+import { isAmbiguous, LrmsError } from "../src/LrmsError.ts"
 import type { ResourceStatus } from "../src/Resource.ts"
 import type { Transport } from "../src/Transport.ts"
 import * as LocalTransport from "./local/LocalTransport.ts"
@@ -71,6 +71,8 @@ export interface Skipped {
   readonly name: string
   /** Why it was left out or refused the job. */
   readonly reason: string
+  /** The error it failed with, as a value (its `reason` and `recoverable` fields). */
+  readonly error: LrmsError
 }
 
 /**
@@ -107,7 +109,9 @@ export interface ResourcesShape {
   readonly select: (app: Application) => Effect.Effect<Selection>
   /**
    * Submits to the first candidate that takes the job (or to `resource` only); fails with
-   * `SubmitRejected` listing every resource's reason when none does.
+   * `SubmitRejected` listing every resource's reason when none does (recoverable when one of
+   * their errors is). A `SubmitOutcomeUnknown` from a resource ends the search at once, with
+   * that error: the job may exist there, and trying another resource could run it twice.
    */
   readonly submit: (
     app: Application,
@@ -161,26 +165,29 @@ export const make = (entries: ReadonlyArray<Entry>): ResourcesShape => {
       }),
     )
   }
+  const skip = (name: string, error: LrmsError, prefix = ""): Skipped => ({
+    name,
+    reason: `${prefix}${error.message}`,
+    error,
+  })
   const select = (app: Application) =>
     Effect.gen(function* () {
       const skipped: Array<Skipped> = []
-      const compatible: Array<Entry> = []
-      for (const e of entries) {
-        const problem = yield* Effect.flip(checkApplication(e.lrms.resource, e.lrms.protocols, app))
-          .pipe(
-            Effect.option,
-          )
-        if (problem._tag === "Some") skipped.push({ name: e.name, reason: problem.value.message })
-        else compatible.push(e)
-      }
-      const statuses = yield* Effect.forEach(compatible, (e) =>
+      // status first: a resource that learns its limits from the host (shellcmd's `override`)
+      // has learnt them by then, so the checks below see what it would accept itself
+      const statuses = yield* Effect.forEach(entries, (e) =>
         Effect.either(e.lrms.getResourceStatus.pipe(Effect.provideService(Auth.Auth, e.auth))).pipe(
           Effect.map((status) => ({ entry: e, status })),
         ), { concurrency: "unbounded" })
       const candidates: Array<{ entry: Entry; status: ResourceStatus }> = []
       for (const { entry, status } of statuses) {
-        if (status._tag === "Left") {
-          skipped.push({ name: entry.name, reason: `status unavailable: ${status.left.message}` })
+        const problem = yield* Effect.flip(
+          checkApplication(entry.lrms.resource, entry.lrms.protocols, app),
+        ).pipe(Effect.option)
+        if (problem._tag === "Some") {
+          skipped.push(skip(entry.name, problem.value))
+        } else if (status._tag === "Left") {
+          skipped.push(skip(entry.name, status.left, "status unavailable: "))
         } else candidates.push({ entry, status: status.right })
       }
       // stable: equal ranks keep configuration order
@@ -203,7 +210,9 @@ export const make = (entries: ReadonlyArray<Entry>): ResourcesShape => {
           entry.lrms.submitJob(app).pipe(Effect.provideService(Auth.Auth, entry.auth)),
         )
         if (r._tag === "Right") return { job: r.right, tried }
-        tried.push({ name: entry.name, reason: r.left.message })
+        // the job may exist on this resource: trying another could run it twice
+        if (isAmbiguous(r.left)) return yield* Effect.fail(r.left)
+        tried.push(skip(entry.name, r.left))
       }
       return yield* Effect.fail(
         new LrmsError({
@@ -213,7 +222,7 @@ export const make = (entries: ReadonlyArray<Entry>): ResourcesShape => {
           description: tried.length === 0
             ? "no resource is configured"
             : `no resource took the job: ${tried.map((t) => `${t.name}: ${t.reason}`).join("; ")}`,
-          recoverable: tried.some((t) => /MaximumCapacityReached|recoverable/.test(t.reason)),
+          recoverable: tried.some((t) => t.error.recoverable),
         }),
       )
     })

@@ -159,15 +159,15 @@ Deno.test("job script: directives follow the #! line; the payload cannot change 
 Deno.test("submit script: each command's exit code and output come back in order", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "lrms-submit-" })
   try {
-    Deno.mkdirSync(`${dir}/a b`)
+    for (const d of ["a b", "2", "4", "5"]) Deno.mkdirSync(`${dir}/${d}/.lrms`, { recursive: true })
     const token = "lrms0123456789abcdef"
     const runs: Array<Script.SubmitRun> = [
       { cwd: `${dir}/a b`, argv: ["/bin/sh", "-c", "pwd; echo err >&2"] },
-      { cwd: dir, argv: ["/bin/sh", "-c", "printf 'no newline'; exit 4"] },
+      { cwd: `${dir}/2`, argv: ["/bin/sh", "-c", "printf 'no newline'; exit 4"] },
       { cwd: `${dir}/missing`, argv: ["/bin/true"] },
       // a command that tries to read the script from stdin gets /dev/null
-      { cwd: dir, argv: ["/bin/sh", "-c", `cat; echo '${token} 9 9'`] },
-      { cwd: dir, argv: ["/bin/echo", "last"] },
+      { cwd: `${dir}/4`, argv: ["/bin/sh", "-c", `cat; echo '${token} 9 9'`] },
+      { cwd: `${dir}/5`, argv: ["/bin/echo", "last"] },
     ]
     const out = await sh(Script.renderSubmitScript(token, runs))
     const results = Script.parseSubmitOutput(
@@ -180,6 +180,9 @@ Deno.test("submit script: each command's exit code and output come back in order
     ok(results[2]!.exitCode !== 0, "cd into a missing directory fails that command only")
     strictEqual(results[3]!.exitCode, 0)
     deepStrictEqual(results[4], { exitCode: 0, output: "last" })
+    // the durable record: each command's outcome is kept beside it
+    strictEqual(Deno.readTextFileSync(`${dir}/2/.lrms/submit.rc`), "4\n")
+    strictEqual(Deno.readTextFileSync(`${dir}/2/.lrms/submit.out`), "no newline")
   } finally {
     Deno.removeSync(dir, { recursive: true })
   }
@@ -191,11 +194,16 @@ Deno.test("submit script: any argv survives; a cut-off output leaves the rest un
       fc.array(fc.array(nasty, { maxLength: 4 }), { minLength: 1, maxLength: 4 }),
       async (argvs) => {
         const token = "lrmsfeedfacefeedface"
-        const runs = argvs.map((args) => ({
-          cwd: "/",
-          argv: ["/bin/sh", "-c", 'printf "%s\\0" "$@" END', "sh", ...args],
-        }))
+        const root = Deno.makeTempDirSync({ prefix: "lrms-submit-" })
+        const runs = argvs.map((args, i) => {
+          Deno.mkdirSync(`${root}/${i}/.lrms`, { recursive: true })
+          return {
+            cwd: `${root}/${i}`,
+            argv: ["/bin/sh", "-c", 'printf "%s\\0" "$@" END', "sh", ...args],
+          }
+        })
         const out = await sh(Script.renderSubmitScript(token, runs))
+        Deno.removeSync(root, { recursive: true })
         const results = Script.parseSubmitOutput(
           token,
           runs.length,
@@ -211,4 +219,63 @@ Deno.test("submit script: any argv survives; a cut-off output leaves the rest un
   )
   const cut = Script.parseSubmitOutput("T", 3, "Submitted batch job 1\n\nT 0 0\nSubmitted batch")
   deepStrictEqual(cut, [{ exitCode: 0, output: "Submitted batch job 1" }, undefined, undefined])
+})
+
+Deno.test("submit record: a reader's claim stops a late submit; ended, running and cut ones are told apart", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "lrms-record-" })
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b)
+  const marker = `${dir}/ran`
+  const runs = () => {
+    try {
+      return Deno.readTextFileSync(marker).split("\n").filter((l) => l !== "").length
+    } catch {
+      return 0
+    }
+  }
+  const submit = (cwd: string) => ({
+    cwd,
+    argv: ["/bin/sh", "-c", `echo x >> '${marker}'; echo Submitted batch job 7`],
+  })
+  const read = async (d: string) =>
+    Script.parseSubmitRecord(decode((await sh(Script.renderRecordScript(d))).stdout))
+  try {
+    // never ran: the reader claims it, and the submit script, arriving late, runs nothing
+    Deno.mkdirSync(`${dir}/a/.lrms`, { recursive: true })
+    deepStrictEqual(await read(`${dir}/a`), { _tag: "Claimed" })
+    const late = Script.parseSubmitOutput(
+      "T",
+      1,
+      decode((await sh(Script.renderSubmitScript("T", [submit(`${dir}/a`)]))).stdout),
+    )
+    deepStrictEqual(late[0], { exitCode: 125, output: "claimed" })
+    strictEqual(runs(), 0, "the claimed submission never runs")
+    // ran to its end: its exit code and output are read back, and it ran once
+    Deno.mkdirSync(`${dir}/b/.lrms`, { recursive: true })
+    await sh(Script.renderSubmitScript("T", [submit(`${dir}/b`)]))
+    deepStrictEqual(await read(`${dir}/b`), {
+      _tag: "Done",
+      exitCode: 0,
+      output: "Submitted batch job 7\n",
+    })
+    strictEqual(runs(), 1)
+    // started, and its shell is alive: running; its shell died before the end: cut
+    Deno.mkdirSync(`${dir}/c/.lrms/submit.claim`, { recursive: true })
+    const alive = new Deno.Command("sleep", { args: ["30"] }).spawn()
+    Deno.writeTextFileSync(`${dir}/c/.lrms/submit.pid`, `${alive.pid}\n`)
+    deepStrictEqual(await read(`${dir}/c`), { _tag: "Running" })
+    alive.kill("SIGKILL")
+    await alive.status
+    Deno.writeTextFileSync(`${dir}/c/.lrms/submit.out`, "Submitted batch")
+    deepStrictEqual(await read(`${dir}/c`), { _tag: "Cut", output: "Submitted batch" })
+    deepStrictEqual(await read(`${dir}/missing`), { _tag: "Gone" })
+    // a submit script cut short in transit runs nothing
+    Deno.mkdirSync(`${dir}/d/.lrms`, { recursive: true })
+    const whole = Script.renderSubmitScript("T", [submit(`${dir}/d`)])
+    for (const cut of [whole.length - 2, Math.floor(whole.length / 2), 40]) {
+      await sh(whole.slice(0, cut))
+    }
+    strictEqual(runs(), 1, "no truncated script ran its command")
+  } finally {
+    Deno.removeSync(dir, { recursive: true })
+  }
 })

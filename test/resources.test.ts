@@ -7,6 +7,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Resources from "../backends/Resources.ts"
+import * as Shellcmd from "../backends/shellcmd/Shellcmd.ts"
 import * as Application from "../src/Application.ts"
 import * as Job from "../src/Job.ts"
 import * as Lrms from "../src/Lrms.ts"
@@ -30,7 +31,12 @@ const status = (s: Partial<Resource.ResourceStatus>) =>
 const fake = (
   name: string,
   s: Resource.ResourceStatus | "down",
-  options: { maxCoresPerJob?: number; refuse?: string } = {},
+  options: {
+    maxCoresPerJob?: number
+    refuse?: string
+    error?: LrmsError
+    submits?: Array<string>
+  } = {},
 ): Resources.Entry => ({
   name,
   auth: { label: "none", credential: { _tag: "None" }, check: Effect.void },
@@ -47,7 +53,11 @@ const fake = (
     },
     protocols: ["file"],
     submitJob: (app) =>
-      options.refuse !== undefined
+      options.error !== undefined
+        ? Effect.sync(() => options.submits?.push(name)).pipe(
+          Effect.zipRight(Effect.fail(options.error)),
+        )
+        : options.refuse !== undefined
         ? Effect.fail(
           new LrmsError({
             reason: "SubmitRejected",
@@ -56,12 +66,12 @@ const fake = (
             description: options.refuse,
           }),
         )
-        : Effect.succeed(
+        : Effect.sync(() => options.submits?.push(name)).pipe(Effect.as(
           Job.transition(
             Job.make({ resourceName: name, backend: "fake", application: app }),
             "SUBMITTED",
           ),
-        ),
+        )),
     updateJobState: Effect.succeed,
     cancelJob: Effect.succeed,
     free: () => Effect.void,
@@ -116,6 +126,72 @@ Deno.test("submit: the first candidate that takes the job wins; all refusing is 
   const named = await runFailure(r.submit(app(), { resource: "nope" }))
   ok(named.message.includes("configured: first, second"), named.message)
 })
+
+Deno.test("submit: after an ambiguous failure no other resource is tried (the job may exist)", async () => {
+  const submits: Array<string> = []
+  const unknown = new LrmsError({
+    reason: "SubmitOutcomeUnknown",
+    backend: "fake",
+    operation: "submitJob",
+    description: "the reply was lost",
+    submission: { tag: "t1", jobDir: "/spool/job.t1" },
+  })
+  const r = Resources.make([
+    fake("first", status({ freeSlots: 10 }), { error: unknown, submits }),
+    fake("second", status({ freeSlots: 5 }), { submits }),
+  ])
+  const err = await runFailure(r.submit(app()))
+  strictEqual(err.reason, "SubmitOutcomeUnknown")
+  strictEqual(err.recoverable, false)
+  deepStrictEqual(err.submission, { tag: "t1", jobDir: "/spool/job.t1" })
+  deepStrictEqual(submits, ["first"], "the second resource never got the job")
+})
+
+Deno.test("submit: recoverability comes from the errors' fields, not their text", async () => {
+  const refusal = (recoverable: boolean, description: string) =>
+    new LrmsError({
+      reason: "SubmitRejected",
+      backend: "fake",
+      operation: "submitJob",
+      description,
+      recoverable,
+    })
+  const busy = await runFailure(
+    Resources.make([fake("a", status({}), { error: refusal(true, "controller busy") })])
+      .submit(app()),
+  )
+  strictEqual(busy.recoverable, true, "a recoverable refusal makes the whole recoverable")
+  const words = await runFailure(
+    Resources.make([
+      fake("a", status({}), {
+        error: refusal(false, "MaximumCapacityReached is recoverable, says the text"),
+      }),
+    ]).submit(app()),
+  )
+  strictEqual(words.recoverable, false, "words in a message do not make it recoverable")
+  const skipped = await runTest(Resources.make([fake("down", "down")]).select(app()))
+  strictEqual(skipped.skipped[0]!.error.reason, "ConnectionLost", "skipped errors are values")
+})
+
+Deno.test("select: the broker sees the limits a resource discovers (shellcmd override)", () =>
+  runTest(Effect.gen(function* () {
+    const cpus = navigator.hardwareConcurrency
+    if (cpus < 2) return // a 1-CPU host cannot show the difference
+    const dir = yield* tempDir("lrms-resources-discover-")
+    const local = Shellcmd.layerLocal({
+      spooldir: `${dir}/spool`,
+      resourceDir: `${dir}/bk`,
+    })
+    const entry = yield* Effect.map(Lrms.Lrms, (lrms) => ({
+      name: "localhost",
+      lrms,
+      auth: { label: "none", credential: { _tag: "None" as const }, check: Effect.void },
+    })).pipe(Effect.provide(local))
+    strictEqual(entry.lrms.resource.maxCoresPerJob, 1, "before discovery: the configured 1 core")
+    const { candidates, skipped } = yield* Resources.make([entry]).select(app(2))
+    deepStrictEqual(skipped, [])
+    deepStrictEqual(candidates.map((c) => c.entry.name), ["localhost"])
+  })))
 
 Deno.test("layerFile: a configuration file becomes working resources (two local shellcmd)", () =>
   runTest(Effect.gen(function* () {

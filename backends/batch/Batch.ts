@@ -24,8 +24,10 @@
  * @module
  */
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { Application } from "../../src/Application.ts"
@@ -34,7 +36,7 @@ import * as Batcher from "../../src/internal/batcher.ts"
 import { memoizeBy } from "../../src/internal/memoize.ts"
 import * as Job from "../../src/Job.ts"
 import { type LrmsShape, make as makeLrms } from "../../src/Lrms.ts"
-import { LrmsError } from "../../src/LrmsError.ts"
+import { LrmsError, type Submission } from "../../src/LrmsError.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import * as Resource from "../../src/Resource.ts"
 import * as Shell from "../../src/Shell.ts"
@@ -122,6 +124,9 @@ type StatOutcome =
   | { readonly _tag: "Failed"; readonly message: string }
 
 const absent: StatOutcome = { _tag: "Absent" }
+
+/** How long settling a lost submission waits for a submit command that is still running. */
+const SETTLE_WAIT = Duration.seconds(30)
 
 /** Random hex, for the submit script's markers. */
 const token = () => `lrms${crypto.randomUUID().replaceAll("-", "")}`
@@ -412,11 +417,12 @@ export const make = (
       return new Resource.ResourceStatus({ ...parsed, updatedAt: new Date() })
     })
 
-    const prepareJob = (app: Application, jobDir: string) =>
+    const prepareJob = (app: Application, tag: string, jobDir: string) =>
       Effect.gen(function* () {
         const scriptPath = privatePath(jobDir, Script.Files.script)
         const submit = dialect.submit({
           app,
+          tag,
           resource,
           jobDir,
           scriptPath,
@@ -445,6 +451,162 @@ export const make = (
         return command(submit.argv)
       })
 
+    // ---- submission, exactly once -----------------------------------------------------------
+    // Once the submit command may have reached the resource, a failure is ambiguous: the submit
+    // record the submit script keeps in the job directory (Script.SubmitRecord), and the
+    // scheduler's jobs by tag, tell what happened. Nothing removes the directory of a job that
+    // may exist.
+    const unknown = (tag: string, jobDir: string, why: string) =>
+      new LrmsError({
+        reason: "SubmitOutcomeUnknown",
+        backend,
+        operation: "submitJob",
+        description:
+          `the outcome of submitting job ${tag} to ${resource.name} is unknown: ${why}; ` +
+          `its directory ${jobDir} is kept: reconcile it later`,
+        submission: { tag, jobDir },
+      })
+
+    /** Asks the resource again, through the transport's reconnects, a few times. */
+    const retrying = <A, R>(effect: Effect.Effect<A, LrmsError, R>) =>
+      effect.pipe(Effect.retry({
+        schedule: Schedule.exponential(Duration.millis(200), 2),
+        times: 5,
+        while: (e) => e.recoverable,
+      }))
+
+    const readRecord = (jobDir: string) =>
+      retrying(transport.exec(["/bin/sh", "-s"], { stdin: Script.renderRecordScript(jobDir) }))
+        .pipe(Effect.map((r) => Script.parseSubmitRecord(r.stdout)))
+
+    /** The scheduler's job id for a tag: `undefined` when it has none, a string when it cannot tell. */
+    const findByTag = (tag: string) =>
+      Effect.gen(function* () {
+        if (dialect.findByTag === undefined) return { _tag: "Cannot", why: "" } as const
+        const { user } = yield* paths
+        const reply = yield* retrying(exec(dialect.findByTag.argv(user)))
+        const found = dialect.findByTag.parse(reply)
+        return typeof found === "string"
+          ? { _tag: "Cannot", why: found } as const
+          : { _tag: "Asked", id: found.get(tag) } as const
+      })
+
+    const submitted = (job0: Job.Job, jobDir: string, id: string, submittedAt: number, how = "") =>
+      Job.transition(
+        Job.update(job0, { nativeId: id, remoteDir: jobDir, backendData: { submittedAt } }),
+        "SUBMITTED",
+        { message: `Submitted to ${resource.name} as ${backend} job ${id}${how}` },
+      )
+
+    /** The job, or why it is not there, from a command that ran to its end. */
+    const outcome = (
+      job0: Job.Job,
+      jobDir: string,
+      program: string,
+      result: { readonly exitCode: number; readonly output: string },
+      submittedAt: number,
+      how: string,
+    ): Effect.Effect<Job.Job, LrmsError, Auth> =>
+      Effect.gen(function* () {
+        const output = result.output.trim()
+        if (result.exitCode !== 0) {
+          yield* transport.remove(jobDir, { recursive: true }).pipe(Effect.ignore)
+          return yield* fail(
+            "SubmitRejected",
+            "submitJob",
+            `${program} refused the job (exit ${result.exitCode})${
+              output !== "" ? `: ${output.slice(0, 2000)}` : ""
+            }`,
+            { recoverable: dialect.submitRetryable(output) },
+          )
+        }
+        const id = dialect.parseJobId(result.output)
+        if (id !== undefined) return submitted(job0, jobDir, id, submittedAt, how)
+        const tagged = yield* findByTag(job0.id).pipe(Effect.orElseSucceed(() => undefined))
+        if (tagged?._tag === "Asked" && tagged.id !== undefined) {
+          return submitted(job0, jobDir, tagged.id, submittedAt, " (found by its tag)")
+        }
+        return yield* Effect.fail(unknown(
+          job0.id,
+          jobDir,
+          `${program} exited 0 but printed no job id: ${output.slice(0, 2000)}`,
+        ))
+      })
+
+    /** Settles a submission whose reply was lost, from the resource's own records. */
+    const settle = (
+      job0: Job.Job,
+      jobDir: string,
+      program: string,
+      submittedAt: number,
+      lost: string,
+    ): Effect.Effect<Job.Job, LrmsError, Auth> =>
+      Effect.gen(function* () {
+        const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(SETTLE_WAIT)
+        while (true) {
+          const record = yield* readRecord(jobDir).pipe(
+            Effect.mapError((e) => unknown(job0.id, jobDir, `${lost}, and ${e.message}`)),
+          )
+          if (record === undefined) {
+            return yield* Effect.fail(unknown(job0.id, jobDir, `${lost}; unreadable submit record`))
+          }
+          switch (record._tag) {
+            case "Claimed":
+              yield* transport.remove(jobDir, { recursive: true }).pipe(Effect.ignore)
+              return yield* fail(
+                "ConnectionLost",
+                "submitJob",
+                `${lost}; the submit command had not run, and now will not (checked on ` +
+                  `${transport.host}): nothing was submitted`,
+                { recoverable: true },
+              )
+            case "Done":
+              return yield* outcome(job0, jobDir, program, record, submittedAt, " (reconciled)")
+            case "Running":
+              if ((yield* Clock.currentTimeMillis) < deadline) {
+                yield* Effect.sleep(Duration.millis(500))
+                continue
+              }
+              return yield* Effect.fail(unknown(
+                job0.id,
+                jobDir,
+                `${lost}, and ${program} is still running after ` +
+                  Quantity.formatDuration(SETTLE_WAIT),
+              ))
+            case "Gone":
+            case "Cut": {
+              const id = record._tag === "Cut" ? dialect.parseJobId(record.output) : undefined
+              if (id !== undefined) return submitted(job0, jobDir, id, submittedAt, " (reconciled)")
+              const tagged = yield* findByTag(job0.id).pipe(
+                Effect.mapError((e) => unknown(job0.id, jobDir, `${lost}, and ${e.message}`)),
+              )
+              if (tagged._tag === "Asked" && tagged.id !== undefined) {
+                return submitted(job0, jobDir, tagged.id, submittedAt, " (found by its tag)")
+              }
+              if (tagged._tag === "Asked" && record._tag === "Cut") {
+                // the shell that ran the command is dead and the scheduler has no such job
+                yield* transport.remove(jobDir, { recursive: true }).pipe(Effect.ignore)
+                return yield* fail(
+                  "ConnectionLost",
+                  "submitJob",
+                  `${lost}; ${program} was stopped before ${backend} took the job (no job ` +
+                    `carries its tag): nothing was submitted`,
+                  { recoverable: true },
+                )
+              }
+              return yield* Effect.fail(unknown(
+                job0.id,
+                jobDir,
+                record._tag === "Gone"
+                  ? `${lost}, and its job directory is gone`
+                  : `${lost}; ${program} was stopped mid-way and ${backend} cannot be asked ` +
+                    `for the job's tag${tagged.why !== "" ? ` (${tagged.why})` : ""}`,
+              ))
+            }
+          }
+        }
+      })
+
     const submitJob = (app: Application): Effect.Effect<Job.Job, LrmsError, Auth> =>
       Effect.gen(function* () {
         const problem = dialect.validate?.(app)
@@ -452,54 +614,56 @@ export const make = (
         const { spool } = yield* paths
         const job0 = Job.make({ resourceName: resource.name, backend, application: app })
         const jobDir = `${spool}/job.${job0.id}`
-        const cleanup = transport.remove(jobDir, { recursive: true }).pipe(Effect.ignore)
-        const argv = yield* prepareJob(app, jobDir).pipe(
-          Effect.onExit((exit) => exit._tag === "Failure" ? cleanup : Effect.void),
+        const argv = yield* prepareJob(app, job0.id, jobDir).pipe(
+          Effect.onExit((exit) =>
+            exit._tag === "Failure"
+              ? transport.remove(jobDir, { recursive: true }).pipe(Effect.ignore)
+              : Effect.void
+          ),
         )
         // Once the submit command runs, the job must not be forgotten: no interruption until
         // its id is recorded (or the refusal is known).
         return yield* Effect.uninterruptible(Effect.gen(function* () {
-          const submittedAt = Date.now()
-          const result = yield* submitter({ cwd: jobDir, argv })
-          if (result === undefined) {
-            return yield* fail(
-              "ConnectionLost",
-              "submitJob",
-              `the connection to ${transport.host} ended while submitting ${jobDir}: the job ` +
-                `may or may not be queued (its directory is kept)`,
-              { recoverable: false },
-            )
+          const submittedAt = yield* Clock.currentTimeMillis
+          const result = yield* Effect.either(submitter({ cwd: jobDir, argv }))
+          if (result._tag === "Right" && result.right !== undefined) {
+            return yield* outcome(job0, jobDir, argv[0]!, result.right, submittedAt, "")
           }
-          const output = result.output.trim()
-          if (result.exitCode !== 0) {
-            yield* cleanup
-            return yield* fail(
-              "SubmitRejected",
-              "submitJob",
-              `${argv[0]} refused the job (exit ${result.exitCode})${
-                output !== "" ? `: ${output.slice(0, 2000)}` : ""
-              }`,
-              { recoverable: dialect.submitRetryable(output) },
-            )
-          }
-          const id = dialect.parseJobId(result.output)
-          if (id === undefined) {
-            return yield* fail(
-              "UnexpectedOutput",
-              "submitJob",
-              `${argv[0]} exited 0 but printed no job id (job directory ${jobDir} kept): ` +
-                output.slice(0, 2000),
-            )
-          }
-          const job = Job.update(job0, {
-            nativeId: id,
-            remoteDir: jobDir,
-            backendData: { submittedAt },
-          })
-          return Job.transition(job, "SUBMITTED", {
-            message: `Submitted to ${resource.name} as ${backend} job ${id}`,
-          })
+          const lost = result._tag === "Left"
+            ? `the submit call failed (${result.left.message})`
+            : `the connection to ${transport.host} ended before ${argv[0]} answered`
+          return yield* settle(job0, jobDir, argv[0]!, submittedAt, lost)
         }))
+      })
+
+    const reconcile = (
+      submission: Submission,
+      app: Application,
+    ): Effect.Effect<Job.Job, LrmsError, Auth> =>
+      Effect.gen(function* () {
+        const job0 = Job.make({
+          id: submission.tag,
+          resourceName: resource.name,
+          backend,
+          application: app,
+        })
+        const now = yield* Clock.currentTimeMillis
+        return yield* settle(
+          job0,
+          submission.jobDir,
+          "the submit command",
+          now,
+          "reconciling an earlier submission",
+        ).pipe(Effect.catchIf(
+          (e) => e.reason === "ConnectionLost" || e.reason === "SubmitRejected",
+          (e) =>
+            fail(
+              "NotFound",
+              "reconcile",
+              `job ${submission.tag} is not on ${resource.name}: ` +
+                (e.description ?? e.message),
+            ),
+        ))
       })
 
     return makeLrms({
@@ -510,6 +674,7 @@ export const make = (
       cancelJob,
       free,
       getResourceStatus,
+      reconcile,
       files: { transport, fileSystem, exclude: [Script.PRIVATE_DIR] },
     })
   })

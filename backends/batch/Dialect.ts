@@ -28,6 +28,11 @@ import type { Termination } from "../../src/Termination.ts"
 export interface SubmitSpec {
   /** What the job runs. */
   readonly app: Application
+  /**
+   * The job's unique tag (its `Job` id): a dialect that can ask the scheduler for jobs by tag
+   * ({@linkcode Dialect.findByTag}) puts it where the scheduler keeps it (SLURM's comment).
+   */
+  readonly tag: string
   /** The resource's static attributes (for defaults and limits). */
   readonly resource: Resource
   /** The job's directory on the resource (absolute), also the submit command's cwd. */
@@ -183,6 +188,15 @@ export interface Dialect {
   readonly stat: ManyJobsCommand<StatResult>
   /** Accounting commands, tried in order for jobs that left the queue; first answer wins. */
   readonly accounting: ReadonlyArray<ManyJobsCommand<ReadonlyMap<string, AccountingRecord>>>
+  /**
+   * Asks the scheduler which of its jobs carry these tags (see {@linkcode SubmitSpec.tag}):
+   * `argv` lists the user's jobs, `parse` maps tag to job id, or says why it cannot tell. A
+   * dialect without it reconciles from the submit record alone.
+   */
+  readonly findByTag?: {
+    readonly argv: (user: string) => ReadonlyArray<string>
+    readonly parse: (reply: Reply) => ReadonlyMap<string, string> | string
+  }
   /** Cancels many jobs. */
   readonly cancel: {
     readonly argv: (ids: ReadonlyArray<string>) => ReadonlyArray<string> | undefined

@@ -118,18 +118,117 @@ export interface SubmitRun {
 }
 
 /**
+ * Files of the durable submit record, in the job's private directory. The submit script writes
+ * them on the resource, so the outcome of a submission survives a lost connection:
+ *
+ * - `submit.pid`: the pid of the shell that runs the submit command (alive: it may still run);
+ * - `submit.claim/`: made (atomically, `mkdir`) right before the submit command runs. Whoever
+ *   makes it first owns the submission: the submit script, or a reconciliation that thereby
+ *   proves the command never ran and never will;
+ * - `submit.out`: the command's output; `submit.rc`: its exit code, renamed into place last.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const SubmitRecord = {
+  pid: "submit.pid",
+  claim: "submit.claim",
+  output: "submit.out",
+  rc: "submit.rc",
+} as const
+
+/**
  * Renders a `/bin/sh` script (fed on standard input) that runs each command in its directory,
  * one after the other, with standard input from `/dev/null`, printing each command's output
  * (stdout and stderr together) followed by a line `<token> <index> <exit code>`.
  *
+ * The script is one function, called on its last line, so a script cut short in transit runs
+ * nothing. It ignores SIGHUP and SIGPIPE, so a dropped connection does not stop it mid-way, and
+ * it keeps each command's outcome in the job's private directory ({@linkcode SubmitRecord}):
+ * a command whose claim is already taken (by a reconciliation) is not run, and reported with
+ * exit code 125 and the line `claimed`.
+ *
  * @since 0.1.0
  * @category rendering
  */
-export const renderSubmitScript = (token: string, runs: ReadonlyArray<SubmitRun>): string =>
-  runs.map((r, i) =>
-    `(cd ${quote(r.cwd)} && exec ${r.argv.map(quote).join(" ")}) </dev/null 2>&1; ` +
-    `printf '\\n%s %s %s\\n' ${quote(token)} ${i} "$?"`
-  ).join("\n") + "\n"
+export const renderSubmitScript = (token: string, runs: ReadonlyArray<SubmitRun>): string => {
+  const p = (file: string) => quote(`${PRIVATE_DIR}/${file}`)
+  const body = runs.map((r, i) =>
+    [
+      `  if cd ${quote(r.cwd)}; then`,
+      `    echo "$$" >${p(SubmitRecord.pid)}`,
+      `    if mkdir ${p(SubmitRecord.claim)} 2>/dev/null; then`,
+      `      (exec ${r.argv.map(quote).join(" ")}) </dev/null >${p(SubmitRecord.output)} 2>&1`,
+      `      lrms_rc=$?`,
+      `      echo "$lrms_rc" >${p(`${SubmitRecord.rc}.part`)} && ` +
+      `mv -f ${p(`${SubmitRecord.rc}.part`)} ${p(SubmitRecord.rc)}`,
+      `      cat ${p(SubmitRecord.output)}`,
+      `    else lrms_rc=125; echo claimed; fi`,
+      `  else lrms_rc=126; fi`,
+      `  printf '\\n%s %s %s\\n' ${quote(token)} ${i} "$lrms_rc"`,
+    ].join("\n")
+  )
+  return ["trap '' HUP PIPE", "lrms_submit() {", ...body, "}", "lrms_submit", ""].join("\n")
+}
+
+/**
+ * Renders the `/bin/sh` script that reads the submit record of one job directory
+ * ({@linkcode SubmitRecord}); its one-line verdict is read by {@linkcode parseSubmitRecord}.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const renderRecordScript = (jobDir: string): string => {
+  const p = (file: string) => quote(`${PRIVATE_DIR}/${file}`)
+  return [
+    `cd ${quote(jobDir)} 2>/dev/null || { echo gone; exit 0; }`,
+    `if mkdir ${p(SubmitRecord.claim)} 2>/dev/null; then echo claimed; exit 0; fi`,
+    `if [ -f ${p(SubmitRecord.rc)} ]; then`,
+    `  echo "rc $(cat ${p(SubmitRecord.rc)})"; cat ${p(SubmitRecord.output)} 2>/dev/null; exit 0`,
+    `fi`,
+    `lrms_pid=$(cat ${p(SubmitRecord.pid)} 2>/dev/null)`,
+    `if [ -n "$lrms_pid" ] && kill -0 "$lrms_pid" 2>/dev/null; then echo running; exit 0; fi`,
+    `echo cut; cat ${p(SubmitRecord.output)} 2>/dev/null; exit 0`,
+    "",
+  ].join("\n")
+}
+
+/**
+ * What a job directory's submit record says:
+ *
+ * - `Claimed`: the submit command never ran, and now never will (the reader took the claim);
+ * - `Gone`: the job directory does not exist;
+ * - `Done`: the command ran to its end, with this exit code and output;
+ * - `Running`: the shell that runs it is still alive;
+ * - `Cut`: the command started but its shell died before it ended (its output so far is kept).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SubmitRecordState =
+  | { readonly _tag: "Claimed" }
+  | { readonly _tag: "Gone" }
+  | { readonly _tag: "Done"; readonly exitCode: number; readonly output: string }
+  | { readonly _tag: "Running" }
+  | { readonly _tag: "Cut"; readonly output: string }
+
+/**
+ * Reads the verdict of {@linkcode renderRecordScript}; `undefined` for anything else.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseSubmitRecord = (stdout: string): SubmitRecordState | undefined => {
+  const newline = stdout.indexOf("\n")
+  const first = (newline < 0 ? stdout : stdout.slice(0, newline)).trim()
+  const rest = newline < 0 ? "" : stdout.slice(newline + 1)
+  if (first === "claimed") return { _tag: "Claimed" }
+  if (first === "gone") return { _tag: "Gone" }
+  if (first === "running") return { _tag: "Running" }
+  if (first === "cut") return { _tag: "Cut", output: rest }
+  const rc = /^rc (\d+)$/.exec(first)
+  return rc !== null ? { _tag: "Done", exitCode: Number(rc[1]), output: rest } : undefined
+}
 
 /**
  * Parses the output of {@linkcode renderSubmitScript}: each command's exit code and output, in

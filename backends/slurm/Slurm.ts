@@ -180,6 +180,13 @@ export const dialect = (config: SlurmConfig): Dialect => ({
   }),
   parseJobId: SlurmParse.parseSbatchJobId,
   submitRetryable: SlurmParse.sbatchRetryable,
+  findByTag: {
+    argv: SlurmParse.squeueTagsArgv,
+    parse: (reply) =>
+      reply.exitCode === 0
+        ? SlurmParse.parseTaggedJobs(reply.stdout)
+        : lastLine(reply.stderr) ?? `squeue exited with code ${reply.exitCode}`,
+  },
   stat: {
     argv: SlurmParse.squeueArgv,
     parse: parseStatReply,

@@ -160,6 +160,41 @@ export const sbatchArgv = (o: SbatchOptions): ReadonlyArray<string> => {
 }
 
 /**
+ * Lists the user's jobs with their working directories, for finding jobs by tag
+ * ({@linkcode parseTaggedJobs}): every state, so a job that already ended is found too. The
+ * batch flow submits each job with `--chdir` set to its own job directory, `…/job.<tag>`, so the
+ * working directory SLURM keeps carries the tag whatever the job's name or comment.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const squeueTagsArgv = (user: string): ReadonlyArray<string> => [
+  "squeue",
+  "--noheader",
+  "--states=all",
+  `--user=${user}`,
+  "--format=%i^%Z",
+]
+
+/**
+ * Reads {@linkcode squeueTagsArgv}'s output: tag to job id, for jobs whose working directory is
+ * a job directory (`…/job.<tag>`).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseTaggedJobs = (stdout: string): ReadonlyMap<string, string> => {
+  const out = new Map<string, string>()
+  for (const raw of stdout.split(/\r?\n/)) {
+    const [id = "", workdir = ""] = raw.trim().split("^").map((f) => f.trim())
+    const tag = /\/job\.([^/]+)\/?$/.exec(workdir)?.[1]
+    if (!printedIdRe.test(id) || tag === undefined) continue
+    out.set(tag, id)
+  }
+  return out
+}
+
+/**
  * Whether `sbatch`'s refusal may pass if tried again unchanged: the controller was busy or
  * unreachable, or a submit-count limit was hit (`QOSMaxSubmitJobPerUserLimit`).
  *
