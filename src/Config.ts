@@ -15,8 +15,10 @@
  * out with a warning. Legacy names are understood: `ncores` → `max_cores`,
  * `sge_accounting_delay` → `accounting_delay`, type `subprocess` → `shellcmd`, `shellcmd+ssh`
  * → `shellcmd`. A bare number is GB for `max_memory_per_core` and hours for `max_walltime`, as
- * in GC3Pie. Unknown keys are kept (`extra`) and passed on. Every error names the file, the
- * section and the key.
+ * in GC3Pie. Booleans (`enabled`, `override`, `ignore_ssh_host_keys`) are read as
+ * `ConfigParser.getboolean` reads them: `1`/`yes`/`true`/`on` or `0`/`no`/`false`/`off`, any case;
+ * any other value is an error. Unknown keys are kept (`extra`) and passed on. Every error names
+ * the file, the section and the key.
  *
  * @example
  * ```ts
@@ -65,7 +67,7 @@ export type TransportSpec =
     readonly port?: number | undefined
     readonly sshConfig?: string | undefined
     readonly connectTimeout?: string | undefined
-    /** `ignore_ssh_host_keys` set (any non-empty value, as in GC3Pie). */
+    /** `ignore_ssh_host_keys` true (`1`, `yes`, `true`, `on`; unset or false: strict checking). */
     readonly ignoreHostKeys: boolean
     /** `large_file_threshold` (a bare number is MB): files above it go through `scp`. */
     readonly bulkThreshold?: string | undefined
@@ -261,12 +263,20 @@ export const interpolate = (
 // =============================================================================
 
 /**
- * GC3Pie's booleans: `true`, `yes`, `on`, `1` (any case) are true, anything else false.
+ * Booleans as Python's `ConfigParser.getboolean` reads them: `1`, `yes`, `true`, `on` are true,
+ * `0`, `no`, `false`, `off` are false (any case, surrounding blanks ignored); anything else
+ * (the empty value too) is an error.
  *
  * @since 0.1.0
  * @category parsing
  */
-export const parseBoolean = (text: string): boolean => /^(true|yes|on|1)$/i.test(text.trim())
+export const parseBoolean = (text: string): boolean | { readonly error: string } => {
+  const t = text.trim().toLowerCase()
+  if (/^(1|yes|true|on)$/.test(t)) return true
+  if (/^(0|no|false|off)$/.test(t)) return false
+  const got = JSON.stringify(text)
+  return { error: `expected a boolean (1, yes, true, on or 0, no, false, off), got ${got}` }
+}
 
 const archRules: ReadonlyArray<readonly [RegExp, Architecture]> = [
   [/^(x86[_-]?64|x86 64 ?bit|64-?bit x86|amd64|x64|emt64|intel64|64 ?bit)$/i, "x86_64"],
@@ -454,7 +464,13 @@ const resourceSpec = (
     const where = (key: string) => `[${section}] ${key}`
     const bad = (key: string, message: string) =>
       Effect.fail(configError(file, where(key), message))
-    if (v.has("enabled") && !parseBoolean(v.get("enabled")!)) return undefined
+    const bool = (key: string): Effect.Effect<boolean | undefined, LrmsError> => {
+      const text = v.get(key)
+      if (text === undefined) return Effect.succeed(undefined)
+      const b = parseBoolean(text)
+      return typeof b === "boolean" ? Effect.succeed(b) : bad(key, b.error)
+    }
+    if ((yield* bool("enabled")) === false) return undefined
     const required = (key: string) =>
       v.get(key) !== undefined && v.get(key) !== ""
         ? Effect.succeed(v.get(key)!)
@@ -492,6 +508,8 @@ const resourceSpec = (
     const authName = v.get("auth")?.trim() ?? "none"
     const auth = auths.get(authName)
     if (auth === undefined) return yield* bad("auth", `no [auth/${authName}] section`)
+    const ignoreHostKeys = (yield* bool("ignore_ssh_host_keys")) ?? false
+    const override = yield* bool("override")
     let transport: TransportSpec
     if (transportKind === "local") {
       transport = { kind: "local" }
@@ -514,7 +532,7 @@ const resourceSpec = (
           : auth.type === "ssh" && auth.timeout !== undefined
           ? `${auth.timeout} seconds`
           : undefined,
-        ignoreHostKeys: (v.get("ignore_ssh_host_keys") ?? "") !== "",
+        ignoreHostKeys,
         bulkThreshold: v.get("large_file_threshold") === undefined
           ? undefined
           : /^\d+(\.\d+)?$/.test(v.get("large_file_threshold")!.trim())
@@ -576,7 +594,7 @@ const resourceSpec = (
     }
     set("spooldir", "spooldir")
     if (backend === "shellcmd") {
-      set("override", "override", parseBoolean)
+      if (override !== undefined) config.override = override
       set("time_cmd", "timeCmd")
       set("resourcedir", "resourceDir")
     } else {

@@ -143,3 +143,46 @@ Deno.test("bad files: errors name the file, the section and the key", async () =
     ok(err.message.includes(expected), `${err.message}\n  expected: ${expected}`)
   }
 })
+
+Deno.test("booleans are read as ConfigParser.getboolean reads them; `no` keeps host keys checked", async () => {
+  const hostKeys = async (value: string) => {
+    const file = await runTest(
+      parse(minimal(`transport = ssh\nfrontend = ws\nignore_ssh_host_keys = ${value}\n`)),
+    )
+    const t = file.resources[0]!.transport
+    ok(t.kind === "ssh")
+    return t.ignoreHostKeys
+  }
+  for (const no of ["no", "No", "0", "false", "FALSE", "off", " off "]) {
+    strictEqual(await hostKeys(no), false, `ignore_ssh_host_keys = ${no}`)
+  }
+  for (const yes of ["yes", "YES", "1", "true", "True", "on"]) {
+    strictEqual(await hostKeys(yes), true, `ignore_ssh_host_keys = ${yes}`)
+  }
+  const unset = (await runTest(parse(minimal("transport = ssh\nfrontend = ws\n")))).resources[0]!
+  ok(unset.transport.kind === "ssh" && unset.transport.ignoreHostKeys === false)
+  // override and enabled too
+  const override = async (value: string) =>
+    (await runTest(parse(minimal(`override = ${value}\n`)))).resources[0]!.config.override
+  strictEqual(await override("off"), false)
+  strictEqual(await override("On"), true)
+  strictEqual((await runTest(parse(minimal("enabled = 0\n")))).resources.length, 0)
+  strictEqual((await runTest(parse(minimal("enabled = Yes\n")))).resources.length, 1)
+  // anything else is an error naming the file, the section and the key
+  for (
+    const [extra, key] of [
+      ["transport = ssh\nfrontend = ws\nignore_ssh_host_keys = maybe\n", "ignore_ssh_host_keys"],
+      ["transport = ssh\nfrontend = ws\nignore_ssh_host_keys =\n", "ignore_ssh_host_keys"],
+      ["override = False-ish\n", "override"],
+      ["enabled = perhaps\n", "enabled"],
+    ] as const
+  ) {
+    const err = await runFailure(parse(minimal(extra)))
+    strictEqual(err.reason, "ConfigurationError")
+    ok(err.message.includes(`test.conf: [resource/r] ${key}: expected a boolean`), err.message)
+  }
+  const maybe = await runFailure(
+    parse(minimal("transport = ssh\nfrontend = ws\nignore_ssh_host_keys = maybe\n")),
+  )
+  ok(maybe.message.includes(`got "maybe"`), maybe.message)
+})
