@@ -320,6 +320,25 @@ const normaliseOutputs = (
 
 const decodeApplication = decodeOrFail(Application, "Application", "make")
 
+/** Every field {@linkcode make} reads; any other key is refused (a typo is not a default). */
+const inputFields: { readonly [K in keyof Required<ApplicationInput>]: true } = {
+  arguments: true,
+  inputs: true,
+  outputs: true,
+  stdin: true,
+  stdout: true,
+  stderr: true,
+  join: true,
+  environment: true,
+  requestedCores: true,
+  requestedMemory: true,
+  requestedWalltime: true,
+  requestedArchitecture: true,
+  jobname: true,
+  outputDir: true,
+  applicationName: true,
+}
+
 /**
  * Builds an {@linkcode Application} from a loose description, applying GC3Pie's rules.
  *
@@ -330,6 +349,17 @@ export const make = (input: ApplicationInput): Effect.Effect<Application, LrmsEr
   Effect.suspend(() => {
     if (typeof input !== "object" || input === null) {
       return Effect.fail(invalid("application", "expected an object"))
+    }
+    const unknown = Object.keys(input).filter((k) => !Object.hasOwn(inputFields, k))
+    if (unknown.length > 0) {
+      return Effect.fail(
+        invalid(
+          unknown[0]!,
+          `unknown field${unknown.length > 1 ? "s" : ""} ${
+            unknown.map((k) => JSON.stringify(k)).join(", ")
+          } (the fields are ${Object.keys(inputFields).join(", ")})`,
+        ),
+      )
     }
     if (!Array.isArray(input.arguments) || input.arguments.length === 0) {
       return Effect.fail(invalid("arguments", "must name a command"))

@@ -185,6 +185,31 @@ Deno.test("join without stdout is refused", async () => {
   match(await invalid({ arguments: ["x"], join: true }), /^join: /)
 })
 
+Deno.test("unknown fields are refused, naming the field (a typo is not a 1-core job)", async () => {
+  const typo = { arguments: ["x"], requestedCore: 4 } as unknown as Application.ApplicationInput
+  match(await invalid(typo), /^requestedCore: unknown field "requestedCore"/)
+  const two = {
+    arguments: ["x"],
+    stdot: "o",
+    walltime: "1h",
+  } as unknown as Application.ApplicationInput
+  match(await invalid(two), /^stdot: unknown fields "stdot", "walltime"/)
+  // a field set to undefined is still a field the caller meant
+  const undef = {
+    arguments: ["x"],
+    requestedCore: undefined,
+  } as unknown as Application.ApplicationInput
+  match(await invalid(undef), /requestedCore/)
+  // extra keys inside an input or output object are refused too
+  const inner = {
+    arguments: ["x"],
+    inputs: [{ source: "/a", remote: "a", mode: "0755" }],
+  } as unknown as Application.ApplicationInput
+  match(await invalid(inner), /mode/)
+  // every known field is accepted
+  strictEqual(make({ arguments: ["x"], requestedCores: 4 }).requestedCores, 4)
+})
+
 Deno.test("absolute or escaping stdout is refused, naming stdout", async () => {
   match(await invalid({ arguments: ["x"], stdout: "/abs/out" }), /stdout: "\/abs\/out" is absolute/)
   match(
