@@ -1,8 +1,10 @@
 /**
  * The test kit of effect-lrms (`effect-lrms/testing`): an in-memory transport
- * ({@linkcode MemoryTransport}), fast-check {@linkcode arbitraries} for applications, remote file
- * trees and transfer options, and a pure model of what `getResults` must leave in the download
- * directory ({@linkcode expectedAfterGetResults}).
+ * ({@linkcode MemoryTransport}), a wrapper injecting network faults into any transport
+ * ({@linkcode FaultyTransport}, with a fast-check arbitrary of fault schedules), fast-check
+ * {@linkcode arbitraries} for applications, remote file trees and transfer options, and a pure
+ * model of what `getResults` must leave in the download directory
+ * ({@linkcode expectedAfterGetResults}).
  *
  * @example
  * ```ts
@@ -36,6 +38,32 @@ import type { TransferOptions } from "./Transfer.ts"
  * @category transports
  */
 export * as MemoryTransport from "./testing/MemoryTransport.ts"
+
+/**
+ * A `Transport` wrapper that injects network faults (`fail`, `drop`, `hang`, `lostReply`, a
+ * host down for some calls) following a schedule, and records every call:
+ * `FaultyTransport.wrap(inner, schedule)`, `FaultyTransport.layer(schedule)`, and the
+ * fast-check arbitrary `FaultyTransport.faultSchedule(options)`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Auth } from "effect-lrms"
+ * import { FaultyTransport, MemoryTransport } from "effect-lrms/testing"
+ *
+ * const faulty = FaultyTransport.wrap(MemoryTransport.make(), [
+ *   { operation: "exec", match: FaultyTransport.execOf("sbatch"), fault: "lostReply" },
+ * ])
+ * const error = Effect.runSync(
+ *   Effect.flip(faulty.exec(["sbatch", "job.sh"])).pipe(Effect.provide(Auth.none)),
+ * )
+ * console.log(error.reason, faulty.calls[0]?.innerCalled) // "ConnectionLost" true
+ * ```
+ *
+ * @since 0.1.0
+ * @category transports
+ */
+export * as FaultyTransport from "./testing/FaultyTransport.ts"
 
 /**
  * fast-check (v3) arbitraries: `application`, `remoteTree`, `transferOptions`, `localState`.
