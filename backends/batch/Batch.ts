@@ -417,12 +417,11 @@ export const make = (
       return new Resource.ResourceStatus({ ...parsed, updatedAt: new Date() })
     })
 
-    const prepareJob = (app: Application, tag: string, jobDir: string) =>
+    const prepareJob = (app: Application, jobDir: string) =>
       Effect.gen(function* () {
         const scriptPath = privatePath(jobDir, Script.Files.script)
         const submit = dialect.submit({
           app,
-          tag,
           resource,
           jobDir,
           scriptPath,
@@ -614,7 +613,7 @@ export const make = (
         const { spool } = yield* paths
         const job0 = Job.make({ resourceName: resource.name, backend, application: app })
         const jobDir = `${spool}/job.${job0.id}`
-        const argv = yield* prepareJob(app, job0.id, jobDir).pipe(
+        const argv = yield* prepareJob(app, jobDir).pipe(
           Effect.onExit((exit) =>
             exit._tag === "Failure"
               ? transport.remove(jobDir, { recursive: true }).pipe(Effect.ignore)

@@ -28,11 +28,6 @@ import type { Termination } from "../../src/Termination.ts"
 export interface SubmitSpec {
   /** What the job runs. */
   readonly app: Application
-  /**
-   * The job's unique tag (its `Job` id): a dialect that can ask the scheduler for jobs by tag
-   * ({@linkcode Dialect.findByTag}) puts it where the scheduler keeps it (SLURM's comment).
-   */
-  readonly tag: string
   /** The resource's static attributes (for defaults and limits). */
   readonly resource: Resource
   /** The job's directory on the resource (absolute), also the submit command's cwd. */
@@ -189,9 +184,10 @@ export interface Dialect {
   /** Accounting commands, tried in order for jobs that left the queue; first answer wins. */
   readonly accounting: ReadonlyArray<ManyJobsCommand<ReadonlyMap<string, AccountingRecord>>>
   /**
-   * Asks the scheduler which of its jobs carry these tags (see {@linkcode SubmitSpec.tag}):
-   * `argv` lists the user's jobs, `parse` maps tag to job id, or says why it cannot tell. A
-   * dialect without it reconciles from the submit record alone.
+   * Lists the user's jobs by tag, for settling a submission whose reply was lost: the tag is the
+   * `Job` id, in the job directory's name (`…/job.<tag>`), which the scheduler keeps as the job's
+   * working directory. `argv` lists the user's jobs, `parse` maps tag to job id, or says why it
+   * cannot tell. A dialect without it settles from the job directory's submit record alone.
    */
   readonly findByTag?: {
     readonly argv: (user: string) => ReadonlyArray<string>
