@@ -7,6 +7,7 @@ import * as Duration from "effect/Duration"
 import fc from "fast-check"
 import { parseStatReply } from "../backends/lsf/Lsf.ts"
 import * as Lsf from "../backends/lsf/LsfParse.ts"
+import * as Shell from "../src/Shell.ts"
 import * as Termination from "../src/Termination.ts"
 import { gc3pie } from "./_vectors.ts"
 
@@ -188,11 +189,56 @@ Deno.test("bsubArgv: slots on one host, memory, H:MM runlimit, the script as the
       "1:30",
       "-q",
       "normal",
-      "/j/.lrms/job.sh",
+      "./.lrms/job.sh",
     ],
   )
   strictEqual(Lsf.parseBsubJobId("Job <1234> is submitted to default queue <normal>.\n"), "1234")
   strictEqual(Lsf.parseBsubJobId("Queue does not exist. Job not submitted.\n"), undefined)
+})
+
+Deno.test("bsubArgv: LSF's shell runs the script and nothing else, whatever the spool directory", async () => {
+  const base = await Deno.makeTempDir()
+  try {
+    const evil = `${base}/sp ace;$(touch MARK1)\`touch MARK2\`'q"x|touch MARK3&&touch MARK4`
+    const jobDir = `${evil}/job.1`
+    await Deno.mkdir(`${jobDir}/.lrms`, { recursive: true })
+    await Deno.writeTextFile(`${jobDir}/.lrms/job.sh`, "#!/bin/sh\necho ran >ran.txt\n")
+    await Deno.chmod(`${jobDir}/.lrms/job.sh`, 0o755)
+    const argv = (script: string) =>
+      Lsf.bsubArgv({
+        jobname: "lrms.x",
+        cores: 1,
+        workdir: jobDir,
+        output: `${jobDir}/.lrms/scheduler.out`,
+        error: `${jobDir}/.lrms/scheduler.err`,
+        script,
+      })
+    // inside -cwd: relative, no user text; elsewhere (or with any odd character): quoted
+    strictEqual(argv(`${jobDir}/.lrms/job.sh`).at(-1), "./.lrms/job.sh")
+    strictEqual(argv("/opt/x y/job.sh").at(-1), `'/opt/x y/job.sh'`)
+    strictEqual(argv("/opt/it's/job.sh").at(-1), `'/opt/it'\\''s/job.sh'`)
+    // what LSF does with the command words: one line, run by a shell in -cwd
+    for (const script of [`${jobDir}/.lrms/job.sh`, "placeholder"]) {
+      const word = script === "placeholder"
+        ? Lsf.commandWord(`${jobDir}/.lrms/job.sh`, "/elsewhere") // absolute and quoted
+        : argv(script).at(-1)!
+      await Deno.remove(`${jobDir}/ran.txt`).catch(() => {})
+      const out = await new Deno.Command("/bin/sh", { args: ["-c", word], cwd: jobDir }).output()
+      strictEqual(out.code, 0, new TextDecoder().decode(out.stderr))
+      strictEqual(await Deno.readTextFile(`${jobDir}/ran.txt`), "ran\n")
+    }
+    const names: Array<string> = []
+    const walk = async (d: string) => {
+      for await (const e of Deno.readDir(d)) {
+        names.push(e.name)
+        if (e.isDirectory) await walk(`${d}/${e.name}`)
+      }
+    }
+    await walk(base)
+    deepStrictEqual(names.filter((n) => n.startsWith("MARK")), [])
+  } finally {
+    await Deno.remove(base, { recursive: true })
+  }
 })
 
 const text = fc.oneof(
@@ -243,7 +289,17 @@ Deno.test("property: bsubArgv keeps name and script whole; odd ids never reach a
         })
         strictEqual(argv[argv.indexOf("-J") + 1], name)
         strictEqual(argv[argv.indexOf("-cwd") + 1], dir)
-        strictEqual(argv.at(-1), "/s")
+        // the command is shell text for LSF: it reads back as the one word it was
+        deepStrictEqual(Shell.split(argv.at(-1)!), [dir === "/" ? "./s" : "/s"])
+        const inside = Lsf.bsubArgv({
+          jobname: name,
+          cores: 1,
+          workdir: dir,
+          output: "/o",
+          error: "/e",
+          script: `${dir}/.lrms/job.sh`,
+        })
+        deepStrictEqual(Shell.split(inside.at(-1)!), ["./.lrms/job.sh"])
       },
     ),
   )

@@ -4,7 +4,8 @@
  *
  * - Submit: `bsub -J <name> -cwd <job dir> -oo/-eo <private files>`, `-n N -R span[hosts=1]`
  *   for several cores, `-R rusage[mem=<MB>]`, `-W H:MM`, `-q`, `-P`, the job script as the
- *   command. The job's own streams are redirected by the script.
+ *   command (relative to `-cwd` and shell-quoted: LSF has a shell run the command line). The
+ *   job's own streams are redirected by the script.
  * - State: one `bjobs -a -l` for every job polled in the same moment; a `DONE` or `EXIT` job
  *   brings its end and usage with it (exit code, signal, `TERM_*` reasons: see `LsfParse`). A job
  *   `bjobs` has forgotten (`Job <N> is not found`) is read from `bacct -l`, all of them in one
@@ -46,15 +47,6 @@ const Word = Schema.String.pipe(
  */
 export class LsfConfig extends Schema.Class<LsfConfig>("LsfConfig")({
   ...Batch.BatchConfigFields,
-  spooldir: Schema.optionalWith(
-    Schema.String.pipe(
-      Schema.nonEmptyString(),
-      Schema.filter((s) =>
-        !/\s/.test(s) || "LSF runs the job's command line through a shell: no blanks in spooldir"
-      ),
-    ),
-    { default: () => "~/.effect-lrms/batch" },
-  ),
   commands: Schema.optional(Batch.Commands(["bsub", "bjobs", "bacct", "bkill", "lshosts"])),
   queue: Schema.optional(Word),
   project: Schema.optional(Word),

@@ -24,6 +24,7 @@ import { tally } from "../../src/internal/queue.ts"
 import * as Job from "../../src/Job.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import type { RunState } from "../../src/RunState.ts"
+import * as Shell from "../../src/Shell.ts"
 import * as Termination from "../../src/Termination.ts"
 
 // =============================================================================
@@ -69,9 +70,31 @@ export interface BsubOptions {
   readonly script: string
 }
 
+/** What a shell reads back as it is: no quoting needed. */
+const plainWord = /^[A-Za-z0-9_./-]+$/
+
+/**
+ * The job's command as LSF's shell must read it. LSF keeps the command words of `bsub` as one
+ * command line and has a shell run it in `-cwd`, so the script's path is shell text there: it is
+ * given relative to `-cwd` when it lies inside it (`./.lrms/job.sh`: no user text at all) and
+ * quoted with `Shell.quote` whenever it holds anything but `[A-Za-z0-9_./-]`, so a spool
+ * directory with blanks, `;`, `$(...)`, backquotes or quotes runs the script and nothing else.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const commandWord = (script: string, workdir: string): string => {
+  const dir = workdir.endsWith("/") ? workdir : `${workdir}/`
+  const rest = script.startsWith(dir) ? script.slice(dir.length).replace(/^\/+/, "") : ""
+  const path = rest !== "" ? `./${rest}` : script
+  return plainWord.test(path) && !path.startsWith("-") ? path : Shell.quote(path)
+}
+
 /**
  * The `bsub` argv: `-J`, `-cwd`, `-oo`/`-eo` (overwrite), `-n N -R "span[hosts=1]"` for several
- * cores, `-R "rusage[mem=MB]"`, `-W H:MM`, `-q`, `-P`, and the script as the command.
+ * cores, `-R "rusage[mem=MB]"`, `-W H:MM`, `-q`, `-P`, and the script as the command, as LSF's
+ * shell must read it ({@linkcode commandWord}). The other words are `bsub`'s own arguments
+ * (passed as an argv, never through a shell).
  *
  * @since 0.1.0
  * @category commands
@@ -99,7 +122,7 @@ export const bsubArgv = (o: BsubOptions): ReadonlyArray<string> => {
       : []),
     ...(o.queue !== undefined ? ["-q", o.queue] : []),
     ...(o.project !== undefined ? ["-P", o.project] : []),
-    o.script,
+    commandWord(o.script, o.workdir),
   ]
 }
 
