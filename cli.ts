@@ -16,13 +16,24 @@
  * A JOB is a job id or a unique prefix of one. `deno compile -A --output lrms cli.ts` builds a
  * single binary.
  *
+ * Exit status: 0 on success; 1 when a command fails (one `error: ...` line on stderr) and when
+ * `submit --wait` sees the job end unsuccessfully (a non-zero exit code or a signal); 2 for a
+ * command line `lrms` cannot read; 130 when interrupted. A submission whose outcome is unknown
+ * (the resource could not say whether it took the job) exits 1 and keeps the job in the store:
+ * `lrms status` asks the resource again and attaches it (or forgets it, if it never got there).
+ *
  * @module
  */
-import { Args, Command, Options } from "@effect/cli"
+import { Args, Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import type { Teardown } from "@effect/platform/Runtime"
+import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -35,13 +46,44 @@ import * as Auth from "./src/Auth.ts"
 import * as Job from "./src/Job.ts"
 import * as JobStore from "./src/JobStore.ts"
 import * as Lrms from "./src/Lrms.ts"
-import { LrmsError } from "./src/LrmsError.ts"
+import { isAmbiguous, isLrmsError, LrmsError, type Submission } from "./src/LrmsError.ts"
 import * as Quantity from "./src/Quantity.ts"
 import * as RunState from "./src/RunState.ts"
 import * as Termination from "./src/Termination.ts"
 
 const home = Deno.env.get("HOME") ?? "."
 const expand = (p: string) => (p === "~" || p.startsWith("~/") ? `${home}${p.slice(1)}` : p)
+
+/**
+ * Ends the program with an exit status, once whatever had to be said has been said (the
+ * teardown of `runMain` turns it into the process's exit code).
+ */
+class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: number }> {}
+
+/** A submission whose outcome is unknown, with the resource it went to. */
+class OutcomeUnknown extends Data.TaggedError("OutcomeUnknown")<{
+  readonly resource: string
+  readonly error: LrmsError
+  readonly submission: Submission
+}> {}
+
+/** A local file operation as an effect whose failure is a typed error naming the path. */
+const localFile = <A>(operation: string, path: string, f: () => Promise<A>) =>
+  Effect.tryPromise({
+    try: f,
+    catch: (e) =>
+      new LrmsError({
+        reason: e instanceof Deno.errors.NotFound
+          ? "NotFound"
+          : e instanceof Deno.errors.PermissionDenied
+          ? "PermissionDenied"
+          : "DataStaging",
+        backend: "cli",
+        operation,
+        description: `${path}: ${e instanceof Error ? e.message : String(e)}`,
+        cause: e,
+      }),
+  })
 
 // =============================================================================
 // Root options and the environment every command runs in
@@ -101,6 +143,51 @@ const line = (job: Job.Job) =>
 // submit
 // =============================================================================
 
+/** Collapses a message to one line. */
+const oneLine = (text: string) => text.replace(/\s*\n\s*/g, " / ").trim()
+
+/**
+ * `Resources.submit`, knowing which resource each attempt went to: the candidates in order
+ * (or `resource` only); a submission whose outcome is unknown ends the search with the resource
+ * it was (the job may exist there: trying another could run it twice).
+ */
+const brokered = (
+  resources: Resources.ResourcesShape,
+  app: Application.Application,
+  resource: string | undefined,
+) =>
+  Effect.gen(function* () {
+    const attempt = (name: string) =>
+      resources.submit(app, { resource: name }).pipe(
+        Effect.map(({ job }) => job),
+        Effect.mapError((e) =>
+          isAmbiguous(e) && e.submission !== undefined
+            ? new OutcomeUnknown({ resource: name, error: e, submission: e.submission })
+            : e
+        ),
+      )
+    if (resource !== undefined) return { job: yield* attempt(resource), tried: [] }
+    const { candidates, skipped } = yield* resources.select(app)
+    const tried: Array<Resources.Skipped> = [...skipped]
+    for (const { entry } of candidates) {
+      const r = yield* Effect.either(attempt(entry.name))
+      if (Either.isRight(r)) return { job: r.right, tried }
+      if (r.left instanceof OutcomeUnknown) return yield* Effect.fail(r.left)
+      tried.push({ name: entry.name, reason: r.left.message, error: r.left })
+    }
+    return yield* Effect.fail(
+      new LrmsError({
+        reason: "SubmitRejected",
+        backend: "resources",
+        operation: "submit",
+        description: tried.length === 0
+          ? "no resource is configured"
+          : `no resource took the job: ${tried.map((t) => `${t.name}: ${t.reason}`).join("; ")}`,
+        recoverable: tried.some((t) => t.error.recoverable),
+      }),
+    )
+  })
+
 const submit = Command.make("submit", {
   resource: Options.text("resource").pipe(
     Options.optional,
@@ -129,7 +216,12 @@ const submit = Command.make("submit", {
   stdin: Options.text("stdin").pipe(Options.optional),
   env: Options.text("env").pipe(Options.repeated, Options.withDescription("NAME=value")),
   name: Options.text("name").pipe(Options.optional),
-  wait: Options.boolean("wait").pipe(Options.withDescription("wait for the end, showing progress")),
+  wait: Options.boolean("wait").pipe(
+    Options.withDescription(
+      "wait for the end, showing progress; exit status 1 when the job does not succeed " +
+        "(a non-zero exit code or a signal)",
+    ),
+  ),
   command: Args.text({ name: "COMMAND" }).pipe(Args.atLeast(1)),
 }, (o) =>
   withEnv(Effect.gen(function* () {
@@ -166,8 +258,35 @@ const submit = Command.make("submit", {
       ...(Option.isSome(o.name) ? { jobname: o.name.value } : {}),
     }
     const app = yield* Application.make(input)
-    const resource = opt(o.resource)
-    const { job, tried } = yield* resources.submit(app, resource !== undefined ? { resource } : {})
+    const submitted = yield* Effect.either(brokered(resources, app, opt(o.resource)))
+    if (Either.isLeft(submitted)) {
+      const failure = submitted.left
+      if (!(failure instanceof OutcomeUnknown)) return yield* Effect.fail(failure)
+      // the job may exist: keep it in the store (NEW, with its directory), so that `status`
+      // asks the resource again and attaches it
+      const { resource, error, submission } = failure
+      const pending = Job.log(
+        Job.update(
+          Job.make({
+            id: submission.tag,
+            resourceName: resource,
+            backend: error.backend,
+            application: app,
+          }),
+          { remoteDir: submission.jobDir },
+        ),
+        error.message,
+      )
+      yield* store.put(pending)
+      yield* Console.error(
+        `error: the outcome of the submission is unknown: job ${submission.tag} may be queued ` +
+          `on ${resource}; its directory ${submission.jobDir} is kept; run \`lrms status\` ` +
+          `later to reconcile it`,
+      )
+      yield* Console.error(`  (${oneLine(error.message)})`)
+      return yield* Effect.fail(new ExitWith({ code: 1 }))
+    }
+    const { job, tried } = submitted.right
     for (const t of tried) yield* Console.error(`skipped ${t.name}: ${t.reason}`)
     yield* store.put(job)
     yield* Console.log(`${job.id} submitted to ${job.resourceName} as ${job.nativeId}`)
@@ -208,11 +327,62 @@ const submit = Command.make("submit", {
     if (tty) yield* Console.error("")
     yield* store.put(done)
     yield* Console.log(`${done.id} ${done.state}: ${describeEnd(done)}`)
-  })))
+    // the job's failure is the command's: scripts can test `lrms submit --wait`
+    if (done.termination === undefined || !Termination.isSuccess(done.termination)) {
+      return yield* Effect.fail(new ExitWith({ code: 1 }))
+    }
+  }))).pipe(
+    Command.withDescription(
+      "submit a job to the first resource that takes it; with --wait, wait for its end and exit " +
+        "1 unless it succeeded",
+    ),
+  )
 
 // =============================================================================
 // status, cancel, free
 // =============================================================================
+
+/**
+ * Asks the resource about a submission whose outcome was unknown (a NEW job with a directory):
+ * the job, attached; `undefined` when it provably never got there (then forgotten); the same
+ * record while the resource still cannot tell.
+ */
+const reconcile = (
+  resources: Resources.ResourcesShape,
+  store: JobStore.JobStoreShape,
+  job: Job.Job,
+): Effect.Effect<Job.Job | undefined, never> =>
+  resources.forJob(
+    job,
+    (l) => l.reconcile({ tag: job.id, jobDir: job.remoteDir! }, job.application),
+  ).pipe(
+    Effect.tap(store.put),
+    Effect.tap((j) =>
+      Console.error(`${short(job.id)}: reconciled: ${j.resourceName} has it as ${j.nativeId}`)
+    ),
+    Effect.catchAll((e) =>
+      e.reason === "NotFound"
+        ? Effect.as(
+          Effect.zipRight(
+            store.remove(job.id).pipe(Effect.ignore),
+            Console.error(
+              `${short(job.id)}: never reached ${job.resourceName}; forgotten (${
+                oneLine(e.message)
+              })`,
+            ),
+          ),
+          undefined,
+        )
+        : Effect.as(
+          Console.error(
+            `${short(job.id)}: the outcome of the submission is still unknown: ${
+              oneLine(e.message)
+            }`,
+          ),
+          job,
+        )
+    ),
+  )
 
 const status = Command.make("status", {
   json: Options.boolean("json").pipe(Options.withDescription("print the jobs as JSON")),
@@ -224,18 +394,24 @@ const status = Command.make("status", {
     const jobs = yield* loadJobs(ids)
     // polled all at once: each backend answers its jobs with one scheduler call
     const updated = yield* Effect.forEach(jobs, (job) =>
-      RunState.isDone(job.state) || job.state === "NEW"
+      job.state === "NEW" && job.remoteDir !== undefined
+        ? reconcile(resources, store, job)
+        : RunState.isDone(job.state) || job.state === "NEW"
         ? Effect.succeed(job)
         : resources.forJob(job, (l) =>
           l.updateJobState(job)).pipe(
             Effect.tap(store.put),
             Effect.catchAll((e) => Effect.as(Console.error(`${short(job.id)}: ${e.message}`), job)),
-          ), { concurrency: "unbounded" })
+          ), { concurrency: "unbounded" }).pipe(
+        Effect.map((all) =>
+          all.filter((j): j is Job.Job =>
+            j !== undefined
+          )
+        ),
+      )
     if (json) {
       yield* Console.log(JSON.stringify(
-        updated.map((j) =>
-          Schema.encodeSync(Job.Job)(j)
-        ),
+        updated.map((j) => Schema.encodeSync(Job.Job)(j)),
         null,
         2,
       ))
@@ -294,7 +470,7 @@ const results = Command.make("results", {
     const store = yield* JobStore.JobStore
     const job = yield* store.get(o.job)
     const dir = Option.getOrElse(o.dir, () => job.application.outputDir ?? job.application.jobname)
-    yield* Effect.promise(() => Deno.mkdir(dir, { recursive: true }))
+    yield* localFile("results", dir, () => Deno.mkdir(dir, { recursive: true }))
     const { job: fetched, report } = yield* resources.forJob(job, () =>
       Lrms.retrieve(job, dir, { overwrite: o.overwrite, changedOnly: o.changedOnly }))
     yield* store.put(fetched)
@@ -324,10 +500,13 @@ const peek = Command.make("peek", {
     let job = yield* store.get(o.job)
     const out = Sink.forEach((chunk: Uint8Array) => Effect.promise(() => Deno.stdout.write(chunk)))
     const size = Option.getOrUndefined(o.size)
-    let offset = o.offset
-    for (;;) {
-      const n = yield* resources.forJob(job, (l) =>
-        l.peek(job, o.file, out, { offset, ...(size !== undefined ? { size } : {}) })).pipe(
+    const read = (
+      offset: number,
+      size: number | undefined,
+      target: typeof out | typeof Sink.drain = out,
+    ) =>
+      resources.forJob(job, (l) =>
+        l.peek(job, o.file, target, { offset, ...(size !== undefined ? { size } : {}) })).pipe(
           // following a job that has not written the file yet: wait for it
           Effect.catchIf(
             (e) =>
@@ -335,10 +514,43 @@ const peek = Command.make("peek", {
             () => Effect.succeed(0),
           ),
         )
+    let offset = o.offset
+    if (o.follow && offset < 0) {
+      // the last -offset bytes, then only what is appended: a follow needs the position where
+      // that window ends, and peek tells bytes written, not the file's size. Find the size by
+      // probing single bytes (doubling, then halving: a few reads, none of the file's text),
+      // print the window before it, and go on from there: each byte is printed once.
+      const tail = -offset
+      const has = (k: number) => Effect.map(read(k, 1, Sink.drain), (n) => n > 0)
+      let end: number
+      if (!(yield* has(tail - 1))) {
+        end = 0 // shorter than the window: all of it, from the start
+      } else {
+        let lo = tail // the file has at least lo bytes
+        let hi = 2 * tail // ... and fewer than hi, once has(hi - 1) is false
+        while (hi <= Number.MAX_SAFE_INTEGER / 2 && (yield* has(hi - 1))) {
+          lo = hi
+          hi *= 2
+        }
+        let b = hi - 1
+        while (lo < b) {
+          const mid = Math.floor((lo + b) / 2)
+          if (yield* has(mid)) lo = mid + 1
+          else b = mid
+        }
+        end = lo
+      }
+      const start = Math.max(0, end - tail)
+      const length = end === 0 ? tail : end - start
+      offset = start +
+        (yield* read(start, size === undefined ? length : Math.min(size, length)))
+    }
+    for (;;) {
+      const n = yield* read(offset, size)
       if (!o.follow) {
         return
       }
-      offset = offset < 0 ? n : offset + n
+      offset += n
       if (RunState.isDone(job.state) && n === 0) {
         return
       }
@@ -407,13 +619,53 @@ const cli = Command.run(
   { name: "lrms", version: "0.1.0" },
 )
 
+/**
+ * Says what went wrong in one line on stderr and ends with an exit status: 2 for a command line
+ * that could not be read (@effect/cli has printed why), 1 for everything else; an interruption
+ * goes on as it is.
+ */
+const report = (cause: Cause.Cause<unknown>): Effect.Effect<never, unknown> => {
+  if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const e = failure.value
+    if (e instanceof ExitWith) return Effect.fail(e)
+    if (ValidationError.isValidationError(e)) return Effect.fail(new ExitWith({ code: 2 }))
+    const message = isLrmsError(e)
+      ? e.message
+      : e instanceof Error
+      ? e.message
+      : typeof e === "object" && e !== null && "message" in e
+      ? String(e.message)
+      : String(e)
+    return Effect.zipRight(
+      Console.error(`error: ${oneLine(message)}`),
+      Effect.fail(new ExitWith({ code: 1 })),
+    )
+  }
+  const defect = Cause.squash(cause)
+  return Effect.zipRight(
+    Console.error(
+      `error: ${
+        oneLine(defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect))
+      }`,
+    ),
+    Effect.fail(new ExitWith({ code: 1 })),
+  )
+}
+
+/** The process's exit code from how the program ended (see the module notes). */
+const teardown: Teardown = (exit, onExit) => {
+  if (Exit.isSuccess(exit)) return onExit(0)
+  if (Cause.isInterruptedOnly(exit.cause)) return onExit(130)
+  const failure = Cause.failureOption(exit.cause)
+  onExit(Option.isSome(failure) && failure.value instanceof ExitWith ? failure.value.code : 1)
+}
+
 if (import.meta.main) {
   cli(["deno", "cli.ts", ...Deno.args]).pipe(
-    Effect.catchIf(
-      (e): e is LrmsError => e instanceof LrmsError,
-      (e) => Effect.zipRight(Console.error(`error: ${e.message}`), Effect.sync(() => Deno.exit(1))),
-    ),
+    Effect.catchAllCause(report),
     Effect.provide(NodeContext.layer),
-    NodeRuntime.runMain({ disableErrorReporting: false }),
+    NodeRuntime.runMain({ disableErrorReporting: true, teardown }),
   )
 }

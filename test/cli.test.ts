@@ -15,9 +15,13 @@ interface Run {
   readonly stderr: string
 }
 
-const lrms = async (dir: string, ...args: Array<string>): Promise<Run> => {
+const lrms = (dir: string, ...args: Array<string>): Promise<Run> =>
+  lrmsWith(["--config", `${dir}/gc3pie.conf`, "--store", `${dir}/jobs`], dir, ...args)
+
+/** Runs the CLI with the root options given (no default --config / --store). */
+const lrmsWith = async (root: Array<string>, dir: string, ...args: Array<string>): Promise<Run> => {
   const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, "--config", `${dir}/gc3pie.conf`, "--store", `${dir}/jobs`, ...args],
+    args: ["run", "-A", CLI, ...root, ...args],
     cwd: dir,
     stdout: "piped",
     stderr: "piped",
@@ -170,6 +174,154 @@ Deno.test({
           `resourcedir = $HOME/.effect-lrms-test/cli-${tag}/bk\n`,
       )
       await session(dir, "workstation")
+    } finally {
+      Deno.removeSync(dir, { recursive: true })
+    }
+  },
+})
+
+const localConf = (dir: string) =>
+  `[resource/laptop]\ntype = shellcmd\ntransport = local\nauth = none\nmax_cores = 4\n` +
+  `max_cores_per_job = 2\nmax_memory_per_core = 1 GB\nmax_walltime = 1 hour\n` +
+  `architecture = x86_64, aarch64\nspooldir = ${dir}/spool\nresourcedir = ${dir}/bk\n`
+
+/** A CLI error: one `error:` line on stderr, no stack trace, no log record. */
+const oneErrorLine = (r: Run, what: RegExp) => {
+  const lines = r.stderr.trimEnd().split("\n")
+  strictEqual(lines.length, 1, r.stderr)
+  ok(lines[0]!.startsWith("error: "), r.stderr)
+  ok(what.test(lines[0]!), r.stderr)
+  ok(!/\n\s+at |ERROR \(#/.test(r.stderr), r.stderr)
+}
+
+Deno.test({
+  name: "cli: peek --offset -N --follow prints the last N bytes, then only what is appended",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "lrms-cli-peek-" })
+    try {
+      Deno.writeTextFileSync(`${dir}/gc3pie.conf`, localConf(dir))
+      const sub = await lrms(
+        dir,
+        "submit",
+        "--stdout",
+        "log",
+        "--",
+        "sh",
+        "-c",
+        'i=0; while [ $i -lt 8 ]; do i=$((i+1)); echo "line $i"; sleep 1; done',
+      )
+      strictEqual(sub.code, 0, sub.stderr)
+      const id = sub.stdout.split(" ")[0]!
+      const st = await lrms(dir, "status", "--json", id)
+      const [{ remoteDir }] = JSON.parse(st.stdout) as [{ remoteDir: string }]
+      const log = `${remoteDir}/log`
+      // start following once the file is longer than the window
+      const size = () => {
+        try {
+          return Deno.statSync(log).size
+        } catch {
+          return 0
+        }
+      }
+      while (size() < 21) await new Promise((r) => setTimeout(r, 100))
+      const follow = await lrms(dir, "peek", id, "log", "--offset", "-10", "--follow")
+      strictEqual(follow.code, 0, follow.stderr)
+      const text = Deno.readTextFileSync(log)
+      strictEqual(text, [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `line ${i}\n`).join(""))
+      // a suffix of the file, each byte once: the window, then what came after it
+      ok(text.endsWith(follow.stdout), JSON.stringify(follow.stdout))
+      ok(follow.stdout.length >= 10 && follow.stdout.length < text.length, follow.stdout)
+      // a job already done: the last N bytes, once
+      const again = await lrms(dir, "peek", id, "log", "--offset", "-10", "--follow")
+      strictEqual(again.stdout, text.slice(-10))
+    } finally {
+      Deno.removeSync(dir, { recursive: true })
+    }
+  },
+})
+
+Deno.test({
+  name: "cli: exit codes; file errors are one line, without a stack trace",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "lrms-cli-exit-" })
+    try {
+      Deno.writeTextFileSync(`${dir}/gc3pie.conf`, localConf(dir))
+      // submit --wait: the job's failure is the command's
+      const failed = await lrms(dir, "submit", "--wait", "--", "sh", "-c", "exit 3")
+      strictEqual(failed.code, 1, failed.stdout + failed.stderr)
+      ok(failed.stdout.includes("TERMINATING: exited with code 3"), failed.stdout)
+      const fine = await lrms(dir, "submit", "--wait", "--", "true")
+      strictEqual(fine.code, 0, fine.stderr)
+      // a --config that cannot be read
+      for (const config of [`${dir}/missing.conf`, dir]) {
+        const r = await lrmsWith(["--config", config, "--store", `${dir}/jobs`], dir, "status")
+        strictEqual(r.code, 1)
+        oneErrorLine(r, /cannot read the configuration file/)
+      }
+      // a --store that cannot be made
+      Deno.writeTextFileSync(`${dir}/a-file`, "")
+      const store = await lrmsWith(
+        ["--config", `${dir}/gc3pie.conf`, "--store", `${dir}/a-file/jobs`],
+        dir,
+        "status",
+      )
+      strictEqual(store.code, 1)
+      oneErrorLine(store, /a-file\/jobs/)
+      // an input that does not exist
+      const input = await lrms(dir, "submit", "--input", "no-such-file", "--", "true")
+      strictEqual(input.code, 1)
+      oneErrorLine(input, /no-such-file/)
+      // a results directory that cannot be made
+      const id = fine.stdout.split(" ")[0]!
+      const results = await lrms(dir, "results", id, "--dir", `${dir}/a-file/out`)
+      strictEqual(results.code, 1)
+      oneErrorLine(results, /a-file\/out/)
+      // a command line it cannot read: @effect/cli says why, exit 2, no log record
+      const usage = await lrms(dir, "submit", "--cores", "many", "--", "true")
+      strictEqual(usage.code, 2)
+      ok(usage.stderr.includes("many") && !/ERROR \(#|\n\s+at /.test(usage.stderr), usage.stderr)
+    } finally {
+      Deno.removeSync(dir, { recursive: true })
+    }
+  },
+})
+
+Deno.test({
+  name: "cli: a submission whose outcome is unknown is said plainly, kept, and asked about again",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "lrms-cli-unknown-" })
+    const fake = new URL("./fake/lsf/bin/", import.meta.url).pathname
+    try {
+      // an LSF whose bsub exits 0 and prints no job id: the job may or may not be queued
+      Deno.writeTextFileSync(
+        `${dir}/gc3pie.conf`,
+        `[resource/cluster]\ntype = lsf\ntransport = local\nauth = none\nmax_cores = 4\n` +
+          `max_cores_per_job = 2\nmax_memory_per_core = 1 GB\nmax_walltime = 1 hour\n` +
+          `architecture = x86_64, aarch64\nspooldir = ${dir}/spool\nbsub = true\n` +
+          `bjobs = ${fake}bjobs\nbacct = ${fake}bacct\nbkill = ${fake}bkill\n` +
+          `lshosts = ${fake}lshosts\n`,
+      )
+      const sub = await lrms(dir, "submit", "--", "echo", "hi")
+      strictEqual(sub.code, 1, sub.stdout + sub.stderr)
+      const m =
+        /^error: the outcome of the submission is unknown: job (\S+) may be queued on cluster; its directory (\S+) is kept; run `lrms status` later to reconcile it$/m
+          .exec(sub.stderr)
+      ok(m !== null, sub.stderr)
+      const [, tag, jobDir] = m
+      strictEqual(jobDir, `${dir}/spool/job.${tag}`)
+      ok(Deno.statSync(jobDir!).isDirectory)
+      ok(!/\n\s+at |ERROR \(#/.test(sub.stderr), sub.stderr)
+      // the store keeps it; status asks the resource again
+      const st = await lrms(dir, "status")
+      strictEqual(st.code, 0, st.stderr)
+      ok(st.stdout.includes(tag!.slice(0, 8)), st.stdout)
+      ok(st.stderr.includes("still unknown"), st.stderr)
     } finally {
       Deno.removeSync(dir, { recursive: true })
     }
