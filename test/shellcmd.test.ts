@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import fc from "fast-check"
 import * as LocalTransport from "../backends/local/LocalTransport.ts"
+import * as Bookkeeping from "../backends/shellcmd/Bookkeeping.ts"
 import * as Shellcmd from "../backends/shellcmd/Shellcmd.ts"
 import * as Application from "../src/Application.ts"
 import * as Auth from "../src/Auth.ts"
@@ -334,8 +335,10 @@ test("layerLocal: the first submission already sees the host's cores", () =>
 test("a bookkeeping lock left by a dead process is taken over", () =>
   runTest(withLocal(1, (dir) =>
     Effect.gen(function* () {
-      // as if a submitter died between taking and releasing the lock
-      Deno.mkdirSync(`${dir}/bookkeeping/.lock`, { recursive: true })
+      // as if a submitter died between taking and releasing the lock: its claim stays
+      const claims = `${dir}/bookkeeping/${Bookkeeping.CLAIMS_DIR}`
+      Deno.mkdirSync(claims, { recursive: true })
+      Deno.writeTextFileSync(`${claims}/${Bookkeeping.claimName("d".repeat(32), 7)}`, "")
       const started = Date.now()
       const job = yield* Lrms.submitJob(yield* make({ arguments: ["true"] }))
       const waited = Date.now() - started
@@ -343,8 +346,7 @@ test("a bookkeeping lock left by a dead process is taken over", () =>
       const done = yield* Lrms.awaitTermination(job)
       strictEqual(done.termination?.exitCode, 0)
       strictEqual(
-        [...Deno.readDirSync(`${dir}/bookkeeping`)].filter((e) => e.name.startsWith(".lock"))
-          .length,
+        [...Deno.readDirSync(claims)].length,
         0,
         "the stale lock is gone and the new one released",
       )

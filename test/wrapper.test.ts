@@ -187,7 +187,9 @@ Deno.test("render: a rendered wrapper runs, and the job gets its arguments uncha
   const dir = await Deno.makeTempDir({ prefix: "effect-lrms-wrapper-test-" })
   try {
     const jobDir = `${dir}/job 'one'`
-    await Deno.mkdir(`${jobDir}/${Wrapper.PRIVATE_DIR}`, { recursive: true })
+    await Deno.mkdir(`${jobDir}/${Wrapper.PRIVATE_DIR}/${Wrapper.Files.launch}`, {
+      recursive: true,
+    })
     const args = ["a b", "it's", "$HOME", "`id`", "*", "line\nbreak", ""]
     const app = make({
       arguments: [
@@ -213,7 +215,53 @@ Deno.test("render: a rendered wrapper runs, and the job gets its arguments uncha
     strictEqual(status.returnCode, 3)
     strictEqual(status.complete, true)
     await Deno.stat(`${dir}/done`)
-    await Deno.stat(`${jobDir}/${Wrapper.PRIVATE_DIR}/${Wrapper.Files.started}`)
+    const priv = `${jobDir}/${Wrapper.PRIVATE_DIR}`
+    const pid = (await Deno.readTextFile(`${priv}/${Wrapper.Files.started}`)).trim()
+    // the launch token was claimed, with the wrapper's pid in it
+    strictEqual((await Deno.readTextFile(`${priv}/${Wrapper.Files.claimed}/pid`)).trim(), pid)
+    await Deno.stat(`${priv}/${Wrapper.Files.launch}`).then(
+      () => ok(false, "the launch token is gone"),
+      () => {},
+    )
+  } finally {
+    await Deno.remove(dir, { recursive: true })
+  }
+})
+
+Deno.test("render: a wrapper whose launch token is refused, or missing, runs nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "effect-lrms-wrapper-test-" })
+  try {
+    for (const refused of [true, false]) {
+      const jobDir = `${dir}/job-${refused}`
+      const priv = `${jobDir}/${Wrapper.PRIVATE_DIR}`
+      await Deno.mkdir(priv, { recursive: true })
+      // as after a settling submitter renamed `launch` to `refused` (or removed everything)
+      if (refused) await Deno.mkdir(`${priv}/${Wrapper.Files.refused}`)
+      const app = make({ arguments: ["/bin/sh", "-c", "echo ran >ran.txt"] })
+      const script = Wrapper.render({
+        jobDir,
+        app,
+        timeCmd: undefined,
+        doneMarker: `${dir}/done-${refused}`,
+      })
+      const out = await new Deno.Command("/bin/sh", { args: ["-c", script] }).output()
+      strictEqual(out.code, 0)
+      strictEqual(new TextDecoder().decode(out.stderr), "", "silently")
+      deepStrictEqual(
+        [...Deno.readDirSync(jobDir)].map((e) => e.name),
+        [Wrapper.PRIVATE_DIR],
+        "the job did not run",
+      )
+      deepStrictEqual(
+        [...Deno.readDirSync(priv)].map((e) => e.name),
+        refused ? [Wrapper.Files.refused] : [],
+        "no pid, no start, no report",
+      )
+      await Deno.stat(`${dir}/done-${refused}`).then(
+        () => ok(false, "no done marker"),
+        () => {},
+      )
+    }
   } finally {
     await Deno.remove(dir, { recursive: true })
   }

@@ -12,6 +12,14 @@
  * recoverable `MaximumCapacityReached`. Walltime is enforced when the job is polled. Cancelling
  * signals the whole process tree with TERM, then KILL after `cancelGrace` (2 s by default).
  *
+ * A launch whose reply is lost (the connection dropped, the command timed out) is settled on the
+ * host: the wrapper runs the job only after claiming a launch token in its job directory, and
+ * the submitter refuses a token still unclaimed, atomically (see `Wrapper.Files.launch`). A
+ * claimed token gives the job, returned as a normal submission would be; a refused one a
+ * recoverable failure, with the directory and reservation released. When the host cannot be
+ * asked, `submitJob` fails with `SubmitOutcomeUnknown` carrying the submission (tag and job
+ * directory), and keeps both; `reconcile` settles it later, from any process.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -42,11 +50,15 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { NodeFileSystem } from "@effect/platform-node"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { Application } from "../../src/Application.ts"
@@ -56,12 +68,12 @@ import { memoize } from "../../src/internal/memoize.ts"
 import { decodeOrFail } from "../../src/internal/decode.ts"
 import * as Job from "../../src/Job.ts"
 import { Lrms, type LrmsShape, make as makeLrms } from "../../src/Lrms.ts"
-import { LrmsError } from "../../src/LrmsError.ts"
+import { LrmsError, type Submission } from "../../src/LrmsError.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import * as Resource from "../../src/Resource.ts"
 import * as Termination from "../../src/Termination.ts"
 import * as Transfer from "../../src/Transfer.ts"
-import { expandHome, readFileString, run, Transport } from "../../src/Transport.ts"
+import { exists, expandHome, readFileString, run, Transport } from "../../src/Transport.ts"
 import * as LocalTransport from "../local/LocalTransport.ts"
 import * as Bookkeeping from "./Bookkeeping.ts"
 import * as GnuTime from "./GnuTime.ts"
@@ -72,6 +84,13 @@ const BACKEND = "shellcmd"
 
 /** A reservation whose record nobody rewrote for this long lost its submitter. */
 const STALE_RESERVATION_MS = 90_000
+
+/**
+ * How long a wrapper that may have just been started gets to claim its launch token before a
+ * settling submitter refuses it. Refusing sooner is never wrong (the rename decides, and a
+ * refused wrapper runs nothing), only wasteful: the job would not run although it was launched.
+ */
+const CLAIM_GRACE = Duration.seconds(2)
 
 // =============================================================================
 // Configuration
@@ -494,6 +513,98 @@ export const make = (
         })
       })
 
+    /** Whether a failure means the host could not be asked (the transport reconnects). */
+    const unreachable = (e: LrmsError) => e.reason === "ConnectionLost" || e.reason === "Timeout"
+
+    /** Asks the host again, through the transport's reconnects, a few times (about 3 s). */
+    const retrying = <A, R>(effect: Effect.Effect<A, LrmsError, R>) =>
+      effect.pipe(Effect.retry({
+        schedule: Schedule.exponential(Duration.millis(200), 2),
+        times: 4,
+        while: unreachable,
+      }))
+
+    /**
+     * Settles a job's launch token (see `Wrapper.Files.launch`): refuses it if no wrapper has
+     * claimed it (rename `launch` → `refused`), then reads which of the two won. `rename` is
+     * atomic, so the answer is certain: `Started` (the wrapper claimed it and wrote its pid
+     * first), `Refused` (it never ran the job and never will: a late wrapper finds no token
+     * and exits), or `Gone` (no job directory). Idempotent: safe to retry after a lost reply,
+     * and from several processes at once. Fails when the host cannot be asked. A token still
+     * unclaimed is given `grace` first: a wrapper the launch did start claims it in moments.
+     */
+    const settleLaunch = (
+      tag: string,
+      jobDir: string,
+      grace: Duration.Duration = Duration.zero,
+    ): Effect.Effect<
+      | { readonly _tag: "Started"; readonly pid: number; readonly startedAt: number | undefined }
+      | { readonly _tag: "Refused" }
+      | { readonly _tag: "Gone" },
+      LrmsError,
+      Auth
+    > =>
+      Effect.gen(function* () {
+        const token = (name: string) => privatePath(jobDir, name)
+        const until = (yield* Clock.currentTimeMillis) + Duration.toMillis(grace)
+        while (
+          (yield* Clock.currentTimeMillis) < until &&
+          (yield* exists(transport, token(Wrapper.Files.launch)))
+        ) yield* Effect.sleep(Duration.millis(50))
+        yield* transport.rename(token(Wrapper.Files.launch), token(Wrapper.Files.refused)).pipe(
+          Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void),
+        )
+        const statOf = (path: string) =>
+          transport.stat(path).pipe(
+            Effect.map(Option.some),
+            Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(Option.none())),
+          )
+        /** The token's tag must be the job's: the directory is then the job's own. */
+        const checkTag = (dir: string) =>
+          Effect.flatMap(readOptional(`${dir}/tag`), (text) =>
+            Option.isSome(text) && text.value.trim() !== tag
+              ? Effect.fail(lrmsError(
+                "InvalidArgument",
+                "reconcile",
+                `${jobDir} belongs to job ${text.value.trim()}, not ${tag}`,
+              ))
+              : Effect.void)
+        const claimed = token(Wrapper.Files.claimed)
+        if (Option.isSome(yield* statOf(claimed))) {
+          yield* checkTag(claimed)
+          const pidFile = `${claimed}/pid`
+          const text = yield* readOptional(pidFile)
+          const pid = Option.isSome(text) ? Number(text.value.trim()) : NaN
+          if (!Number.isSafeInteger(pid) || pid <= 0) {
+            // the wrapper writes its pid before it claims the token: never seen, but not a start
+            return yield* lrmsError(
+              "UnexpectedOutput",
+              "submitJob",
+              `${pidFile} holds no pid although the wrapper claimed its launch`,
+            )
+          }
+          const info = yield* statOf(pidFile)
+          return {
+            _tag: "Started",
+            pid,
+            startedAt: Option.isSome(info) ? info.value.mtime.getTime() / 1000 : undefined,
+          } as const
+        }
+        const refused = token(Wrapper.Files.refused)
+        if (Option.isSome(yield* statOf(refused))) {
+          yield* checkTag(refused)
+          return { _tag: "Refused" } as const
+        }
+        if (Option.isSome(yield* statOf(token(Wrapper.Files.launch)))) {
+          return yield* lrmsError(
+            "UnexpectedOutput",
+            "submitJob",
+            `the launch token of ${jobDir} could be neither refused nor found claimed`,
+          )
+        }
+        return { _tag: "Gone" } as const
+      })
+
     /** Marks done the records of jobs whose wrapper vanished unseen; returns how many. */
     const collectGarbage = (store: Bookkeeping.Store, listed: ReadonlyArray<Bookkeeping.Listed>) =>
       Effect.gen(function* () {
@@ -512,20 +623,31 @@ export const make = (
             const pid = Option.isSome(info)
               ? Number(yield* readOptional(started).pipe(Effect.map(Option.getOrElse(() => ""))))
               : NaN
+            /** Gone (or a reused pid): finished, whether or not its marker made it. */
+            const gone = (pid: number, startedAt: number | undefined) =>
+              Effect.map(processInfo(pid), (row) => !Processes.isAlive(row, startedAt))
             let dead: boolean
             if (!Number.isSafeInteger(pid) || pid <= 0) {
               // not started yet: its submitter rewrites the record every 20 s while it stages
-              // the inputs, so a record untouched for 90 s lost its submitter
+              // the inputs and launches, so a record untouched for 90 s lost its submitter
               const record = yield* transport.stat(`${store.dir}/${listedEntry.file}`).pipe(
                 Effect.option,
               )
-              dead = Option.isSome(record) &&
-                Date.now() - record.value.mtime.getTime() > STALE_RESERVATION_MS
+              const now = yield* Clock.currentTimeMillis
+              if (
+                Option.isNone(record) ||
+                now - record.value.mtime.getTime() <= STALE_RESERVATION_MS
+              ) return
+              // Settle its launch token first: a launch still on its way (its reply lost) then
+              // cannot start the job once its capacity is released. Unsure: keep the record.
+              const state = yield* settleLaunch(e.jobId, e.jobDir).pipe(Effect.option)
+              if (Option.isNone(state)) return
+              dead = state.value._tag === "Started"
+                ? yield* gone(state.value.pid, state.value.startedAt)
+                : true
             } else {
-              const row = yield* processInfo(pid)
-              // gone (or a reused pid): finished, whether or not its marker made it
-              dead = !Processes.isAlive(
-                row,
+              dead = yield* gone(
+                pid,
                 Option.isSome(info) ? info.value.mtime.getTime() / 1000 : undefined,
               )
             }
@@ -596,6 +718,7 @@ export const make = (
           const { store } = yield* discover
           return yield* store.withLock(
             Effect.gen(function* () {
+              const now = yield* Clock.currentTimeMillis
               const grant = (listed: ReadonlyArray<Bookkeeping.Listed>) => {
                 const inUse = Bookkeeping.used(listed)
                 let free = resource.maxCores - inUse.cores
@@ -613,7 +736,7 @@ export const make = (
                     cores: r.app.requestedCores,
                     memory,
                     jobDir: r.jobDir,
-                    createdAt: Date.now(),
+                    createdAt: now,
                   })
                 })
               }
@@ -649,27 +772,63 @@ export const make = (
         ),
     })
 
+    const submitted = (
+      job0: Job.Job,
+      jobDir: string,
+      pid: number,
+      submittedAt: number,
+      gnuTime: boolean,
+      how = "",
+    ) =>
+      Job.transition(
+        Job.update(job0, {
+          nativeId: String(pid),
+          remoteDir: jobDir,
+          backendData: { submittedAt, gnuTime },
+        }),
+        "SUBMITTED",
+        { message: `Submitted to ${resource.name} as pid ${pid}${how}` },
+      )
+
+    const unknown = (operation: string, tag: string, jobDir: string, why: string) =>
+      new LrmsError({
+        reason: "SubmitOutcomeUnknown",
+        backend: BACKEND,
+        operation,
+        description:
+          `the outcome of submitting job ${tag} to ${resource.name} is unknown: ${why}; ` +
+          `its directory ${jobDir} and its reservation are kept: reconcile it later`,
+        submission: { tag, jobDir },
+      })
+
     const submitJob = (app: Application): Effect.Effect<Job.Job, LrmsError, Auth> =>
       Effect.gen(function* () {
-        const { info, spool } = yield* discover
+        const { info, spool, store } = yield* discover
+        const gnuTime = info.timeCmd !== undefined
         const job0 = Job.make({ resourceName: resource.name, backend: BACKEND, application: app })
         const jobDir = `${spool}/job.${job0.id}`
-        const { store } = yield* discover
         const entry = yield* Effect.flatten(reserve({ app, jobId: job0.id, jobDir }))
+        // Only for a job that provably never runs: before its launch, or once its launch token
+        // is refused. Nothing else removes the directory or the reservation of a submission.
         const cleanup = Effect.all([
           transport.remove(jobDir, { recursive: true }),
           store.remove(entry),
         ], { discard: true }).pipe(Effect.ignore)
+        /** Runs `self` while rewriting the reservation every 20 s (its submitter is alive). */
+        const keepingFresh = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+          Effect.scoped(Effect.zipRight(
+            Effect.forkScoped(Effect.interruptible(
+              store.write(entry).pipe(
+                Effect.delay(Duration.seconds(20)),
+                Effect.forever,
+                Effect.ignore,
+              ),
+            )),
+            self,
+          ))
         const wrapperPath = privatePath(jobDir, Wrapper.Files.wrapper)
-        yield* Effect.gen(function* () {
-          // keep the reservation fresh while staging, however long the inputs take
-          yield* Effect.forkScoped(
-            store.write(entry).pipe(
-              Effect.delay(Duration.seconds(20)),
-              Effect.forever,
-              Effect.ignore,
-            ),
-          )
+        const launchToken = privatePath(jobDir, Wrapper.Files.launch)
+        yield* keepingFresh(Effect.gen(function* () {
           yield* Transfer.makeJobDirectory(
             transport,
             fileSystem,
@@ -687,33 +846,153 @@ export const make = (
               doneMarker: `${store.dir}/${Bookkeeping.doneName(job0.id)}`,
             }),
           )
-        }).pipe(
-          Effect.scoped,
+          // last: the launch token, which the wrapper must claim to run the job
+          yield* transport.mkdir(launchToken, { recursive: false })
+          yield* transport.writeFile(`${launchToken}/tag`, job0.id)
+        })).pipe(
+          // the launch was not attempted: nothing can run
           Effect.onExit((exit) => exit._tag === "Failure" ? cleanup : Effect.void),
         )
-        // Once launched, the job must not be forgotten: launch and record without interruption.
-        return yield* Effect.uninterruptible(
-          Effect.gen(function* () {
-            const submittedAt = Date.now()
-            const pid = yield* launch(wrapperPath).pipe(Effect.tapError(() => cleanup))
-            if (pid === undefined) {
-              yield* cleanup
-              return yield* lrmsError(
-                "SubmitRejected",
-                "submitJob",
-                `could not start the wrapper ${wrapperPath} on ${transport.host}`,
+        // Once the launch may have reached the host, the job must not be forgotten: launch,
+        // and settle a failed launch, without interruption.
+        const outcome = yield* Effect.uninterruptible(keepingFresh(Effect.gen(function* () {
+          const submittedAt = yield* Clock.currentTimeMillis
+          const launched = yield* Effect.exit(launch(wrapperPath))
+          if (Exit.isSuccess(launched) && launched.value !== undefined) {
+            return Either.right(submitted(job0, jobDir, launched.value, submittedAt, gnuTime))
+          }
+          // The launch command may have run, in full or in part: ask the host which.
+          const failure = Exit.isFailure(launched)
+            ? Option.getOrUndefined(Cause.failureOption(launched.cause))
+            : undefined
+          const why = Exit.isSuccess(launched)
+            ? `the launcher printed no pid for ${wrapperPath}`
+            : failure !== undefined
+            ? `launching ${wrapperPath} failed (${failure.message})`
+            : `launching ${wrapperPath} was interrupted`
+          const state = yield* Effect.either(retrying(settleLaunch(job0.id, jobDir, CLAIM_GRACE)))
+          if (Either.isLeft(state)) {
+            return yield* unknown(
+              "submitJob",
+              job0.id,
+              jobDir,
+              `${why}, and ${transport.host} cannot be asked whether it started (${state.left.message})`,
+            )
+          }
+          switch (state.right._tag) {
+            case "Started":
+              return Either.right(submitted(
+                job0,
+                jobDir,
+                state.right.pid,
+                submittedAt,
+                gnuTime,
+                ` (found running after: ${why})`,
+              ))
+            case "Refused":
+              return Either.left(
+                new LrmsError({
+                  reason: failure !== undefined &&
+                      (failure.reason === "ConnectionLost" || failure.reason === "Timeout")
+                    ? failure.reason
+                    : "SubmitRejected",
+                  backend: BACKEND,
+                  operation: "submitJob",
+                  description: `${why}; the wrapper had not started, and now cannot (its launch ` +
+                    `token is refused on ${transport.host}): nothing was submitted; retry`,
+                  recoverable: true,
+                  ...(failure !== undefined ? { cause: failure } : {}),
+                }),
               )
-            }
-            const job = Job.update(job0, {
-              nativeId: String(pid),
-              remoteDir: jobDir,
-              backendData: { submittedAt, gnuTime: info.timeCmd !== undefined },
-            })
-            return Job.transition(job, "SUBMITTED", {
-              message: `Submitted to ${resource.name} as pid ${pid}`,
-            })
-          }),
+            case "Gone":
+              return yield* unknown(
+                "submitJob",
+                job0.id,
+                jobDir,
+                `${why}, and its directory is gone from ${transport.host}`,
+              )
+          }
+        })))
+        if (Either.isRight(outcome)) return outcome.right
+        // provably not started, and the reservation no longer refreshed: release everything
+        yield* cleanup
+        return yield* outcome.left
+      })
+
+    /**
+     * Attaches a job whose submission's outcome was unknown: settles its launch token (see
+     * `settleLaunch`) and returns the job as `submitJob` would have, when its wrapper claimed
+     * it. A launch that never started is refused for good; its directory and reservation are
+     * released and the call fails with `NotFound`.
+     */
+    const reconcile = (
+      submission: Submission,
+      app: Application,
+    ): Effect.Effect<Job.Job, LrmsError, Auth> =>
+      Effect.gen(function* () {
+        const { tag, jobDir } = submission
+        // the directory is removed when the job never started: it must be a job directory
+        if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(tag) || !jobDir.endsWith(`/job.${tag}`)) {
+          return yield* lrmsError(
+            "InvalidArgument",
+            "reconcile",
+            `${JSON.stringify(jobDir)} is not the directory of a shellcmd job ${
+              JSON.stringify(tag)
+            }`,
+          )
+        }
+        const cannotAsk = (e: LrmsError) =>
+          e.reason === "InvalidArgument"
+            ? e
+            : unknown("reconcile", tag, jobDir, `${transport.host} cannot be asked (${e.message})`)
+        const { info, store } = yield* Effect.mapError(discover, cannotAsk)
+        const state = yield* retrying(settleLaunch(tag, jobDir, CLAIM_GRACE)).pipe(
+          Effect.mapError(cannotAsk),
         )
+        const record = yield* retrying(store.find(tag)).pipe(Effect.option)
+        const recorded = Option.flatMap(record, Option.fromNullable)
+        switch (state._tag) {
+          case "Started": {
+            const entry = Option.isSome(recorded)
+              ? yield* store.read(recorded.value).pipe(Effect.option)
+              : Option.none()
+            const submittedAt = Option.isSome(entry)
+              ? entry.value.createdAt
+              : yield* Clock.currentTimeMillis
+            const job0 = Job.make({
+              id: tag,
+              resourceName: resource.name,
+              backend: BACKEND,
+              application: app,
+            })
+            return submitted(
+              job0,
+              jobDir,
+              state.pid,
+              submittedAt,
+              info.timeCmd !== undefined,
+              " (reconciled)",
+            )
+          }
+          case "Refused":
+            yield* transport.remove(jobDir, { recursive: true }).pipe(Effect.ignore)
+            if (Option.isSome(recorded)) {
+              yield* store.remove({ jobId: tag, ...recorded.value }).pipe(Effect.ignore)
+            }
+            return yield* lrmsError(
+              "NotFound",
+              "reconcile",
+              `job ${tag} never started on ${transport.host}, and now cannot (its launch token ` +
+                `is refused): its directory and reservation are released`,
+            )
+          case "Gone":
+            return yield* lrmsError(
+              "NotFound",
+              "reconcile",
+              `job ${tag} has no directory on ${transport.host} (${jobDir}): it never started, ` +
+                `or it was freed`,
+            )
+        }
       })
 
     const base = makeLrms({
@@ -722,6 +1001,7 @@ export const make = (
       },
       protocols: ["file"],
       submitJob,
+      reconcile,
       updateJobState,
       cancelJob,
       free,

@@ -1,10 +1,12 @@
 /**
  * The shell script that runs one shellcmd job, and the command that launches it (pure).
  *
- * The wrapper records its start time, runs the job under GNU time when there is one (or times
- * it itself when there is not), writes an exit report (`status`, whose last line `Complete=1`
- * says the report is whole) and marks the job done in the shared bookkeeping. It uses only shell
- * builtins besides GNU time and the job itself, so it costs two process starts, like a bare
+ * The wrapper first claims its launch token (see `Files.launch`) with one `mv`, so that a launch
+ * whose reply was lost can be settled for certain. It then records its start time, runs the job
+ * under GNU time when there is one (or times it itself when there is not), writes an exit report
+ * (`status`, whose last line `Complete=1` says the report is whole) and marks the job done in the
+ * shared bookkeeping. Besides that `mv`, GNU time and the job itself, it uses only shell
+ * builtins, so it costs three process starts, one more than a bare
  * `time cmd &`. Every argument, file name and environment value is single-quoted with
  * `Shell.quote`: nothing in them is ever expanded by a shell.
  *
@@ -33,7 +35,19 @@ export const PRIVATE_DIR = ".lrms"
 export const Files = {
   /** The wrapper script itself. */
   wrapper: "wrapper.sh",
-  /** Written first by the wrapper: its pid; its mtime is the start time (pid-reuse checks). */
+  /**
+   * The launch token, a directory the submitter makes last, holding `tag` (the job's id). The
+   * wrapper runs the job only after claiming it: it writes its pid in it (`launch/pid`), then
+   * renames it to `claimed`. Whoever settles a launch whose reply was lost renames it to
+   * `refused` instead. `rename` is atomic, so exactly one of the two wins: a refused wrapper
+   * never runs the job, however late it starts, and a claimed one carries its pid and tag.
+   */
+  launch: "launch",
+  /** The launch token once the wrapper claimed it: `claimed/pid` and `claimed/tag`. */
+  claimed: "claimed",
+  /** The launch token once a settling submitter refused it: the wrapper will not run the job. */
+  refused: "refused",
+  /** Written by the wrapper once it claimed the launch: its pid; its mtime is the start time. */
   started: "started",
   /** GNU time's report. */
   usage: "usage",
@@ -89,6 +103,9 @@ export const render = (spec: WrapperSpec): string => {
     // A cancel signals the whole process group; the wrapper outlives the job long enough to
     // write how it ended (a trap handler, unlike an ignored signal, is not inherited).
     "trap 'lrms_signalled=1' HUP INT TERM",
+    // claim the launch token, or do nothing at all: a refused (or unclaimable) launch exits
+    `{ echo "$$" >"$LRMS_PRIV/${Files.launch}/pid" && ` +
+    `mv "$LRMS_PRIV/${Files.launch}" "$LRMS_PRIV/${Files.claimed}"; } 2>/dev/null || exit 0`,
     `echo "$$" >"$LRMS_PRIV/${Files.started}"`,
     "lrms_up0=; [ -r /proc/uptime ] && read -r lrms_up0 lrms_rest </proc/uptime",
     `cd ${quote(spec.jobDir)} || exit 126`,
