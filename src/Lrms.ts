@@ -50,7 +50,7 @@ import * as Effect from "effect/Effect"
 import * as Application from "./Application.ts"
 import { type Auth, authenticated } from "./Auth.ts"
 import * as Job from "./Job.ts"
-import { LrmsError, type Submission } from "./LrmsError.ts"
+import { LrmsError } from "./LrmsError.ts"
 import * as Quantity from "./Quantity.ts"
 import type { Resource, ResourceStatus } from "./Resource.ts"
 import * as RunState from "./RunState.ts"
@@ -83,7 +83,10 @@ export interface LrmsShape {
    * `SubmitOutcomeUnknown` (not recoverable, carrying the `submission`) when the resource
    * cannot be asked; {@linkcode LrmsShape.reconcile} attaches such a job later.
    */
-  readonly submitJob: (app: Application.Application) => Effect.Effect<Job.Job, LrmsError, Auth>
+  readonly submitJob: (
+    app: Application.Application,
+    options?: SubmitOptions,
+  ) => Effect.Effect<Job.Job, LrmsError, Auth>
   /**
    * Attaches a job whose submission ended with `SubmitOutcomeUnknown`: asks the resource for the
    * submission's tag and returns the job (`SUBMITTED` or later) when it is there. Fails with
@@ -91,7 +94,7 @@ export interface LrmsShape {
    * with `SubmitOutcomeUnknown` again while the resource cannot be asked.
    */
   readonly reconcile: (
-    submission: Submission,
+    submission: Reconcilable,
     app: Application.Application,
   ) => Effect.Effect<Job.Job, LrmsError, Auth>
   /** Asks the resource how the job is doing; returns the job, updated. */
@@ -119,6 +122,36 @@ export interface LrmsShape {
   readonly validateData: (urls: ReadonlyArray<string>) => boolean
   /** Releases what the backend holds; also runs when the layer's scope closes. */
   readonly close: Effect.Effect<void>
+}
+
+/**
+ * What {@linkcode LrmsShape.reconcile} needs: the submission's tag (the job id) and, when known,
+ * its job directory (by default the backend's own for that tag).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Reconcilable {
+  /** The job's id, also its tag at the resource. */
+  readonly tag: string
+  /** The job directory; the backend's default for the tag when absent. */
+  readonly jobDir?: string | undefined
+}
+
+/**
+ * Options of {@linkcode LrmsShape.submitJob}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SubmitOptions {
+  /**
+   * The new job's id, which is also its tag at the resource (default: a random UUID). A caller
+   * that records a submission before making it (a job store) chooses it, so that whatever
+   * happens to the caller, `reconcile({ tag: id }, app)` can find the job later. Letters,
+   * digits, `.`, `_` and `-` only.
+   */
+  readonly id?: string
 }
 
 /**
@@ -283,10 +316,20 @@ export const make = (impl: Implementation): LrmsShape => {
     resource: impl.resource,
     protocols: impl.protocols,
     validateData: TransferUrl.validate(impl.protocols),
-    submitJob: (app) =>
+    submitJob: (app, options) =>
       (impl.prepare ?? Effect.void).pipe(
+        Effect.zipRight(
+          options?.id !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(options.id)
+            ? fail(
+              "InvalidArgument",
+              backend,
+              "submitJob",
+              `id: ${JSON.stringify(options.id)} is not letters, digits, '.', '_' and '-'`,
+            )
+            : Effect.void,
+        ),
         Effect.zipRight(Effect.suspend(() => checkApplication(impl.resource, impl.protocols, app))),
-        Effect.zipRight(impl.submitJob(app)),
+        Effect.zipRight(impl.submitJob(app, options)),
         guard("submitJob"),
       ),
     updateJobState: (job) =>
@@ -373,6 +416,19 @@ export const submitJob = (
   Effect.flatMap(Lrms, (lrms) => lrms.submitJob(app))
 
 /**
+ * Submits an application to the `Lrms` in context, with options (the job's id chosen by the
+ * caller). A separate accessor, so that `Effect.forEach(apps, Lrms.submitJob)` stays right.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const submitJobWith = (
+  app: Application.Application,
+  options: SubmitOptions,
+): Effect.Effect<Job.Job, LrmsError, Lrms | Auth> =>
+  Effect.flatMap(Lrms, (lrms) => lrms.submitJob(app, options))
+
+/**
  * Updates a job's state from the `Lrms` in context.
  *
  * @since 0.1.0
@@ -434,7 +490,7 @@ export const free = (job: Job.Job): Effect.Effect<void, LrmsError, Lrms | Auth> 
  * @category accessors
  */
 export const reconcile = (
-  submission: Submission,
+  submission: Reconcilable,
   app: Application.Application,
 ): Effect.Effect<Job.Job, LrmsError, Lrms | Auth> =>
   Effect.flatMap(Lrms, (lrms) => lrms.reconcile(submission, app))

@@ -197,3 +197,27 @@ test("the submit shell dies before sbatch ran: no job carries the tag, a definit
     ok(err.message.includes("nothing was submitted"), err.message)
     strictEqual(jobsUnder(`${dir}/spool`), 0)
   })))
+
+test("a caller-chosen id is the tag: reconcile by tag alone finds the job from another layer", () =>
+  runTest(Effect.gen(function* () {
+    const dir = yield* tempDir("lrms-once-")
+    const spool = `${dir}/spool`
+    const application = yield* counted(`${dir}/runs`)
+    const clean = () => Layer.merge(faultyLayer("once", spool, []), Auth.none)
+    const job = yield* Lrms.submitJobWith(application, { id: "store-chosen-1" }).pipe(
+      Effect.provide(clean()),
+    )
+    strictEqual(job.id, "store-chosen-1")
+    ok(job.remoteDir?.endsWith("/job.store-chosen-1"), job.remoteDir)
+    const again = yield* Lrms.reconcile({ tag: "store-chosen-1" }, application).pipe(
+      Effect.provide(clean()),
+    )
+    strictEqual(again.nativeId, job.nativeId, "the same SLURM job, not a second one")
+    const done = yield* waitFor(again).pipe(Effect.provide(clean()))
+    strictEqual(done.termination?.exitCode, 0)
+    strictEqual(lines(`${dir}/runs`), 1)
+    const bad = yield* Effect.flip(Lrms.submitJobWith(application, { id: "../x" })).pipe(
+      Effect.provide(clean()),
+    )
+    strictEqual(bad.reason, "InvalidArgument")
+  })))

@@ -35,8 +35,13 @@ import { Auth, credentialKey } from "../../src/Auth.ts"
 import * as Batcher from "../../src/internal/batcher.ts"
 import { memoizeBy } from "../../src/internal/memoize.ts"
 import * as Job from "../../src/Job.ts"
-import { type LrmsShape, make as makeLrms } from "../../src/Lrms.ts"
-import { LrmsError, type Submission } from "../../src/LrmsError.ts"
+import {
+  type LrmsShape,
+  make as makeLrms,
+  type Reconcilable,
+  type SubmitOptions,
+} from "../../src/Lrms.ts"
+import { LrmsError } from "../../src/LrmsError.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import * as Resource from "../../src/Resource.ts"
 import * as Shell from "../../src/Shell.ts"
@@ -606,12 +611,20 @@ export const make = (
         }
       })
 
-    const submitJob = (app: Application): Effect.Effect<Job.Job, LrmsError, Auth> =>
+    const submitJob = (
+      app: Application,
+      options?: SubmitOptions,
+    ): Effect.Effect<Job.Job, LrmsError, Auth> =>
       Effect.gen(function* () {
         const problem = dialect.validate?.(app)
         if (problem !== undefined) return yield* fail("ConfigurationError", "submitJob", problem)
         const { spool } = yield* paths
-        const job0 = Job.make({ resourceName: resource.name, backend, application: app })
+        const job0 = Job.make({
+          resourceName: resource.name,
+          backend,
+          application: app,
+          ...(options?.id !== undefined ? { id: options.id } : {}),
+        })
         const jobDir = `${spool}/job.${job0.id}`
         const argv = yield* prepareJob(app, jobDir).pipe(
           Effect.onExit((exit) =>
@@ -636,10 +649,14 @@ export const make = (
       })
 
     const reconcile = (
-      submission: Submission,
+      submission: Reconcilable,
       app: Application,
     ): Effect.Effect<Job.Job, LrmsError, Auth> =>
       Effect.gen(function* () {
+        if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(submission.tag)) {
+          return yield* fail("InvalidArgument", "reconcile", `bad tag ${submission.tag}`)
+        }
+        const jobDir = submission.jobDir ?? `${(yield* paths).spool}/job.${submission.tag}`
         const job0 = Job.make({
           id: submission.tag,
           resourceName: resource.name,
@@ -649,7 +666,7 @@ export const make = (
         const now = yield* Clock.currentTimeMillis
         return yield* settle(
           job0,
-          submission.jobDir,
+          jobDir,
           "the submit command",
           now,
           "reconciling an earlier submission",

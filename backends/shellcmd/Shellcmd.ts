@@ -67,8 +67,14 @@ import * as Batcher from "../../src/internal/batcher.ts"
 import { memoize } from "../../src/internal/memoize.ts"
 import { decodeOrFail } from "../../src/internal/decode.ts"
 import * as Job from "../../src/Job.ts"
-import { Lrms, type LrmsShape, make as makeLrms } from "../../src/Lrms.ts"
-import { LrmsError, type Submission } from "../../src/LrmsError.ts"
+import {
+  Lrms,
+  type LrmsShape,
+  make as makeLrms,
+  type Reconcilable,
+  type SubmitOptions,
+} from "../../src/Lrms.ts"
+import { LrmsError } from "../../src/LrmsError.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import * as Resource from "../../src/Resource.ts"
 import * as Termination from "../../src/Termination.ts"
@@ -801,11 +807,19 @@ export const make = (
         submission: { tag, jobDir },
       })
 
-    const submitJob = (app: Application): Effect.Effect<Job.Job, LrmsError, Auth> =>
+    const submitJob = (
+      app: Application,
+      options?: SubmitOptions,
+    ): Effect.Effect<Job.Job, LrmsError, Auth> =>
       Effect.gen(function* () {
         const { info, spool, store } = yield* discover
         const gnuTime = info.timeCmd !== undefined
-        const job0 = Job.make({ resourceName: resource.name, backend: BACKEND, application: app })
+        const job0 = Job.make({
+          resourceName: resource.name,
+          backend: BACKEND,
+          application: app,
+          ...(options?.id !== undefined ? { id: options.id } : {}),
+        })
         const jobDir = `${spool}/job.${job0.id}`
         const entry = yield* Effect.flatten(reserve({ app, jobId: job0.id, jobDir }))
         // Only for a job that provably never runs: before its launch, or once its launch token
@@ -926,11 +940,18 @@ export const make = (
      * released and the call fails with `NotFound`.
      */
     const reconcile = (
-      submission: Submission,
+      submission: Reconcilable,
       app: Application,
     ): Effect.Effect<Job.Job, LrmsError, Auth> =>
       Effect.gen(function* () {
-        const { tag, jobDir } = submission
+        const { tag } = submission
+        const jobDir = submission.jobDir ?? `${
+          (yield* Effect.mapError(
+            discover,
+            (e) =>
+              unknown("reconcile", tag, "", `${transport.host} cannot be asked (${e.message})`),
+          )).spool
+        }/job.${tag}`
         // the directory is removed when the job never started: it must be a job directory
         if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(tag) || !jobDir.endsWith(`/job.${tag}`)) {
           return yield* lrmsError(
