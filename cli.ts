@@ -46,7 +46,7 @@ import * as Auth from "./src/Auth.ts"
 import * as Job from "./src/Job.ts"
 import * as JobStore from "./src/JobStore.ts"
 import * as Lrms from "./src/Lrms.ts"
-import { isAmbiguous, isLrmsError, LrmsError, type Submission } from "./src/LrmsError.ts"
+import { isAmbiguous, isLrmsError, LrmsError } from "./src/LrmsError.ts"
 import * as Quantity from "./src/Quantity.ts"
 import * as RunState from "./src/RunState.ts"
 import * as Termination from "./src/Termination.ts"
@@ -59,13 +59,6 @@ const expand = (p: string) => (p === "~" || p.startsWith("~/") ? `${home}${p.sli
  * teardown of `runMain` turns it into the process's exit code).
  */
 class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: number }> {}
-
-/** A submission whose outcome is unknown, with the resource it went to. */
-class OutcomeUnknown extends Data.TaggedError("OutcomeUnknown")<{
-  readonly resource: string
-  readonly error: LrmsError
-  readonly submission: Submission
-}> {}
 
 /** A local file operation as an effect whose failure is a typed error naming the path. */
 const localFile = <A>(operation: string, path: string, f: () => Promise<A>) =>
@@ -146,48 +139,6 @@ const line = (job: Job.Job) =>
 /** Collapses a message to one line. */
 const oneLine = (text: string) => text.replace(/\s*\n\s*/g, " / ").trim()
 
-/**
- * `Resources.submit`, knowing which resource each attempt went to: the candidates in order
- * (or `resource` only); a submission whose outcome is unknown ends the search with the resource
- * it was (the job may exist there: trying another could run it twice).
- */
-const brokered = (
-  resources: Resources.ResourcesShape,
-  app: Application.Application,
-  resource: string | undefined,
-) =>
-  Effect.gen(function* () {
-    const attempt = (name: string) =>
-      resources.submit(app, { resource: name }).pipe(
-        Effect.map(({ job }) => job),
-        Effect.mapError((e) =>
-          isAmbiguous(e) && e.submission !== undefined
-            ? new OutcomeUnknown({ resource: name, error: e, submission: e.submission })
-            : e
-        ),
-      )
-    if (resource !== undefined) return { job: yield* attempt(resource), tried: [] }
-    const { candidates, skipped } = yield* resources.select(app)
-    const tried: Array<Resources.Skipped> = [...skipped]
-    for (const { entry } of candidates) {
-      const r = yield* Effect.either(attempt(entry.name))
-      if (Either.isRight(r)) return { job: r.right, tried }
-      if (r.left instanceof OutcomeUnknown) return yield* Effect.fail(r.left)
-      tried.push({ name: entry.name, reason: r.left.message, error: r.left })
-    }
-    return yield* Effect.fail(
-      new LrmsError({
-        reason: "SubmitRejected",
-        backend: "resources",
-        operation: "submit",
-        description: tried.length === 0
-          ? "no resource is configured"
-          : `no resource took the job: ${tried.map((t) => `${t.name}: ${t.reason}`).join("; ")}`,
-        recoverable: tried.some((t) => t.error.recoverable),
-      }),
-    )
-  })
-
 const submit = Command.make("submit", {
   resource: Options.text("resource").pipe(
     Options.optional,
@@ -258,18 +209,21 @@ const submit = Command.make("submit", {
       ...(Option.isSome(o.name) ? { jobname: o.name.value } : {}),
     }
     const app = yield* Application.make(input)
-    const submitted = yield* Effect.either(brokered(resources, app, opt(o.resource)))
+    const resource = opt(o.resource)
+    const submitted = yield* Effect.either(
+      resources.submit(app, resource !== undefined ? { resource } : {}),
+    )
     if (Either.isLeft(submitted)) {
-      const failure = submitted.left
-      if (!(failure instanceof OutcomeUnknown)) return yield* Effect.fail(failure)
+      const error = submitted.left
+      if (!isAmbiguous(error) || error.submission === undefined) return yield* Effect.fail(error)
       // the job may exist: keep it in the store (NEW, with its directory), so that `status`
       // asks the resource again and attaches it
-      const { resource, error, submission } = failure
+      const submission = error.submission
       const pending = Job.log(
         Job.update(
           Job.make({
             id: submission.tag,
-            resourceName: resource,
+            resourceName: submission.resource,
             backend: error.backend,
             application: app,
           }),
@@ -280,7 +234,7 @@ const submit = Command.make("submit", {
       yield* store.put(pending)
       yield* Console.error(
         `error: the outcome of the submission is unknown: job ${submission.tag} may be queued ` +
-          `on ${resource}; its directory ${submission.jobDir} is kept; run \`lrms status\` ` +
+          `on ${submission.resource}; its directory ${submission.jobDir} is kept; run \`lrms status\` ` +
           `later to reconcile it`,
       )
       yield* Console.error(`  (${oneLine(error.message)})`)

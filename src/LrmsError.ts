@@ -149,6 +149,8 @@ export interface LrmsErrorProps {
  * @category models
  */
 export interface Submission {
+  /** The resource the job may be on. */
+  readonly resource: string
   /** The job's id, also its tag at the scheduler and in its job directory. */
   readonly tag: string
   /** The job directory on the resource, kept while the job may exist. */
@@ -162,8 +164,8 @@ export interface Submission {
  * @category schemas
  */
 export const SubmissionSchema: Schema.Struct<
-  { tag: typeof Schema.String; jobDir: typeof Schema.String }
-> = Schema.Struct({ tag: Schema.String, jobDir: Schema.String })
+  { resource: typeof Schema.String; tag: typeof Schema.String; jobDir: typeof Schema.String }
+> = Schema.Struct({ resource: Schema.String, tag: Schema.String, jobDir: Schema.String })
 
 /**
  * The error every effect-lrms operation fails with.

@@ -279,6 +279,8 @@ export const downloadAtomically = (
                 Effect.mapError(fsError(`cannot rename to ${local}`)),
               ),
             ),
+            // the file is whole under its name: drop what a killed earlier copy of it left
+            Effect.zipRight(removeStaleParts(fs, local)),
           ),
         (tmp, exit) =>
           exit._tag === "Success"
@@ -286,6 +288,22 @@ export const downloadAtomically = (
             : fs.remove(tmp, { force: true }).pipe(Effect.ignore),
       ),
     ),
+  )
+}
+
+/** Removes `.<name>.lrms-part-*` beside `local`: temporary copies a killed process left. */
+const removeStaleParts = (fs: FileSystem.FileSystem, local: string) => {
+  const prefix = `.${basename(local)}.lrms-part-`
+  return fs.readDirectory(dirname(local)).pipe(
+    Effect.flatMap((names) =>
+      Effect.forEach(
+        names.filter((n) => n.startsWith(prefix)),
+        (n) => fs.remove(`${dirname(local)}/${n}`, { force: true }),
+        { discard: true },
+      )
+    ),
+    Effect.ignore,
+    Effect.uninterruptible,
   )
 }
 

@@ -134,7 +134,7 @@ Deno.test("submit: after an ambiguous failure no other resource is tried (the jo
     backend: "fake",
     operation: "submitJob",
     description: "the reply was lost",
-    submission: { tag: "t1", jobDir: "/spool/job.t1" },
+    submission: { resource: "first", tag: "t1", jobDir: "/spool/job.t1" },
   })
   const r = Resources.make([
     fake("first", status({ freeSlots: 10 }), { error: unknown, submits }),
@@ -143,7 +143,7 @@ Deno.test("submit: after an ambiguous failure no other resource is tried (the jo
   const err = await runFailure(r.submit(app()))
   strictEqual(err.reason, "SubmitOutcomeUnknown")
   strictEqual(err.recoverable, false)
-  deepStrictEqual(err.submission, { tag: "t1", jobDir: "/spool/job.t1" })
+  deepStrictEqual(err.submission, { resource: "first", tag: "t1", jobDir: "/spool/job.t1" })
   deepStrictEqual(submits, ["first"], "the second resource never got the job")
 })
 

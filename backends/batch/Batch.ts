@@ -468,7 +468,7 @@ export const make = (
         description:
           `the outcome of submitting job ${tag} to ${resource.name} is unknown: ${why}; ` +
           `its directory ${jobDir} is kept: reconcile it later`,
-        submission: { tag, jobDir },
+        submission: { resource: resource.name, tag, jobDir },
       })
 
     /** Asks the resource again, through the transport's reconnects, a few times. */

@@ -804,7 +804,7 @@ export const make = (
         description:
           `the outcome of submitting job ${tag} to ${resource.name} is unknown: ${why}; ` +
           `its directory ${jobDir} and its reservation are kept: reconcile it later`,
-        submission: { tag, jobDir },
+        submission: { resource: resource.name, tag, jobDir },
       })
 
     const submitJob = (
