@@ -414,6 +414,14 @@ export const make = (
           left = left.filter((p) => alive.has(p))
         }
         yield* signal("KILL", left)
+        // A process forked after the snapshot (a payload starting its children while TERM was
+        // on its way) escaped it, but not the job's process group: look again until it is empty.
+        for (let round = 0; round < 10; round++) {
+          const rest = yield* processTree(pid, startedAt)
+          if (rest.length === 0) break
+          yield* signal(round === 0 ? "TERM" : "KILL", rest)
+          yield* Effect.sleep(Duration.millis(50))
+        }
         return pids.length
       })
 
