@@ -16,6 +16,7 @@ import type { LrmsError } from "../src/LrmsError.ts"
 import * as FaultyTransport from "../src/testing/FaultyTransport.ts"
 import { app, runTest, tempDir, waitFor } from "./_effect.ts"
 import { config, slurmTest } from "./_slurm.ts"
+import { keyAuth, sshTest, transport } from "./_sshd.ts"
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `slurm exactly once: ${name}`, ...slurmTest, fn })
@@ -221,3 +222,39 @@ test("a caller-chosen id is the tag: reconcile by tag alone finds the job from a
     )
     strictEqual(bad.reason, "InvalidArgument")
   })))
+
+Deno.test({
+  name: "slurm exactly once: over SSH, the connection really drops right after sbatch: one job",
+  ...sshTest,
+  ...slurmTest,
+  ignore: sshTest.ignore || slurmTest.ignore,
+  fn: () =>
+    runTest(Effect.gen(function* () {
+      const dir = yield* tempDir("lrms-once-ssh-")
+      yield* Effect.sync(() => Deno.chmodSync(dir, 0o777))
+      const runs = `${dir}/runs`
+      const spool = `~/.effect-lrms-test/${dir.split("/").pop()}/spool`
+      // sbatch, then kill the sshd process of this very connection: a real drop, mid-call
+      const dropper = `sh -c 'sbatch "$@"; p=$PPID; while [ "$p" -gt 1 ]; do ` +
+        `case "$(ps -o comm= -p "$p")" in sshd*) kill -9 "$p"; break;; esac; ` +
+        `p=$(ps -o ppid= -p "$p" | tr -d " "); done' lrms-sbatch`
+      const layer = Layer.merge(
+        Slurm.layer(config({ name: "once-ssh", spooldir: spool, commands: { sbatch: dropper } }))
+          .pipe(Layer.provide(transport())),
+        keyAuth,
+      )
+      yield* Effect.gen(function* () {
+        const job = yield* Lrms.submitJob(yield* counted(runs))
+        strictEqual(job.state, "SUBMITTED")
+        ok(
+          job.history.some((h) => /reconciled|found by its tag/.test(h.message)),
+          job.history.at(-1)!.message,
+        )
+        const done = yield* waitFor(job)
+        strictEqual(done.termination?.exitCode, 0)
+        strictEqual(lines(runs), 1, "the job ran exactly once")
+        strictEqual(jobsUnder(job.remoteDir!.replace(/\/job\.[^/]+$/, "")), 1)
+        yield* Lrms.free(done)
+      }).pipe(Effect.provide(layer))
+    })),
+})
