@@ -46,6 +46,7 @@ import * as Auth from "./src/Auth.ts"
 import * as Job from "./src/Job.ts"
 import * as JobStore from "./src/JobStore.ts"
 import * as Lrms from "./src/Lrms.ts"
+import { fromDenoError } from "./src/internal/denoError.ts"
 import { isAmbiguous, isLrmsError, LrmsError } from "./src/LrmsError.ts"
 import * as Quantity from "./src/Quantity.ts"
 import * as RunState from "./src/RunState.ts"
@@ -64,18 +65,7 @@ class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: number }> {
 const localFile = <A>(operation: string, path: string, f: () => Promise<A>) =>
   Effect.tryPromise({
     try: f,
-    catch: (e) =>
-      new LrmsError({
-        reason: e instanceof Deno.errors.NotFound
-          ? "NotFound"
-          : e instanceof Deno.errors.PermissionDenied
-          ? "PermissionDenied"
-          : "DataStaging",
-        backend: "cli",
-        operation,
-        description: `${path}: ${e instanceof Error ? e.message : String(e)}`,
-        cause: e,
-      }),
+    catch: (e) => fromDenoError(e, { backend: "cli", operation, path, otherwise: "DataStaging" }),
   })
 
 // =============================================================================

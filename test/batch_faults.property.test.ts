@@ -18,11 +18,10 @@ import * as LocalTransport from "../backends/local/LocalTransport.ts"
 import * as Lsf from "../backends/lsf/Lsf.ts"
 import * as Pbs from "../backends/pbs/Pbs.ts"
 import * as Auth from "../src/Auth.ts"
-import type * as Job from "../src/Job.ts"
 import * as Lrms from "../src/Lrms.ts"
-import type { LrmsError } from "../src/LrmsError.ts"
 import * as FaultyTransport from "../src/testing/FaultyTransport.ts"
 import { app, runTest } from "./_effect.ts"
+import { countLines, settleUnknown, submitAll } from "./_faults.ts"
 import { lsfConfig, pbsConfig } from "./_fake.ts"
 
 const options = { sanitizeOps: false, sanitizeResources: false } as const
@@ -32,14 +31,6 @@ const backends = {
   pbs: (spool: string) => Pbs.layer(pbsConfig(spool)),
   lsf: (spool: string) => Lsf.layer(lsfConfig(spool)),
 } as const
-
-const lines = (path: string) => {
-  try {
-    return Deno.readTextFileSync(path).split("\n").filter((l) => l !== "").length
-  } catch {
-    return 0
-  }
-}
 
 const submitCall = FaultyTransport.stdinIncludes("lrms_submit")
 
@@ -93,19 +84,10 @@ for (const [name, backend] of Object.entries(backends)) {
                 }),
             )
             // with faults: submit together, follow, fetch
-            const known: Array<Job.Job | undefined> = Array.from({ length: JOBS })
-            const unknown: Array<LrmsError | undefined> = Array.from({ length: JOBS })
-            yield* Effect.gen(function* () {
-              const results = yield* Effect.forEach(
-                apps,
-                (a) => Effect.either(Lrms.submitJob(a)),
-                { concurrency: "unbounded" },
-              )
-              results.forEach((r, i) => {
-                if (Either.isRight(r)) known[i] = r.right
-                else if (r.left.reason === "SubmitOutcomeUnknown") unknown[i] = r.left
-                else ok(r.left.reason !== "InvalidArgument", r.left.message)
-              })
+            // one layer for the whole faulty phase: the schedule counts every call of it
+            const outcomes = yield* Effect.gen(function* () {
+              const outcomes = yield* submitAll(apps)
+              const { known } = outcomes
               for (const [i, job] of known.entries()) {
                 if (job === undefined) continue
                 const done = yield* Effect.either(
@@ -125,19 +107,15 @@ for (const [name, backend] of Object.entries(backends)) {
                 seen.faults++
                 if (submitCall(c)) seen.submitFaults++
               }
+              return outcomes
             }).pipe(Effect.provide(faulty))
+            const { known, unknown } = outcomes
             seen.unknown += unknown.filter((u) => u !== undefined).length
             seen.refused += known.filter((k, i) => k === undefined && unknown[i] === undefined)
               .length
             // without faults: settle the unknown ones, follow every known job to its end
             yield* Effect.gen(function* () {
-              for (const [i, err] of unknown.entries()) {
-                if (err === undefined) continue
-                ok(err.submission !== undefined, "an unknown outcome carries its submission")
-                const r = yield* Effect.either(Lrms.reconcile(err.submission, apps[i]!))
-                if (Either.isRight(r)) known[i] = r.right
-                else strictEqual(r.left.reason, "NotFound", r.left.message)
-              }
+              yield* settleUnknown(outcomes, apps)
               for (const [i, job] of known.entries()) {
                 if (job === undefined) continue
                 known[i] = yield* Lrms.awaitTermination(job, { max: "200 millis" }).pipe(
@@ -148,7 +126,7 @@ for (const [name, backend] of Object.entries(backends)) {
             // a refused job must not start late either
             yield* Effect.sleep("300 millis")
             for (let i = 0; i < JOBS; i++) {
-              const runs = lines(`${dir}/runs.${i}`)
+              const runs = countLines(`${dir}/runs.${i}`)
               strictEqual(
                 runs,
                 known[i] !== undefined ? 1 : 0,

@@ -17,22 +17,13 @@ import fc from "fast-check"
 import * as LocalTransport from "../backends/local/LocalTransport.ts"
 import * as Shellcmd from "../backends/shellcmd/Shellcmd.ts"
 import * as Auth from "../src/Auth.ts"
-import type * as Job from "../src/Job.ts"
 import * as Lrms from "../src/Lrms.ts"
-import type { LrmsError } from "../src/LrmsError.ts"
 import * as FaultyTransport from "../src/testing/FaultyTransport.ts"
 import { app, runTest } from "./_effect.ts"
+import { countLines, settleUnknown, submitAll } from "./_faults.ts"
 
 const JOBS = 2
 const CORES = 2
-
-const lines = (path: string) => {
-  try {
-    return Deno.readTextFileSync(path).split("\n").filter((l) => l !== "").length
-  } catch {
-    return 0
-  }
-}
 
 /** Processes whose command line contains `marker`. */
 const alive = (marker: string) => {
@@ -103,18 +94,10 @@ Deno.test({
                 ],
               }),
           )
-          const known: Array<Job.Job | undefined> = Array.from({ length: JOBS })
-          const unknown: Array<LrmsError | undefined> = Array.from({ length: JOBS })
-          yield* Effect.gen(function* () {
-            const results = yield* Effect.forEach(
-              apps,
-              (a) => Effect.either(Lrms.submitJob(a)),
-              { concurrency: "unbounded" },
-            )
-            results.forEach((r, i) => {
-              if (Either.isRight(r)) known[i] = r.right
-              else if (r.left.reason === "SubmitOutcomeUnknown") unknown[i] = r.left
-            })
+          // one layer for the whole faulty phase: the schedule counts every call of it
+          const outcomes = yield* Effect.gen(function* () {
+            const outcomes = yield* submitAll(apps)
+            const { known } = outcomes
             // cancel under faults too: it may fail, the clean phase cancels again
             for (const [i, job] of known.entries()) {
               if (job === undefined) continue
@@ -124,16 +107,12 @@ Deno.test({
             const record = (yield* FaultyTransport.Faults).faulted()
             seen.faults += record.length
             seen.launchFaults += record.filter(launch).length
+            return outcomes
           }).pipe(Effect.provide(faulty))
+          const { known, unknown } = outcomes
           seen.unknown += unknown.filter((u) => u !== undefined).length
           yield* Effect.gen(function* () {
-            for (const [i, err] of unknown.entries()) {
-              if (err === undefined) continue
-              ok(err.submission !== undefined)
-              const r = yield* Effect.either(Lrms.reconcile(err.submission, apps[i]!))
-              if (Either.isRight(r)) known[i] = r.right
-              else strictEqual(r.left.reason, "NotFound", r.left.message)
-            }
+            yield* settleUnknown(outcomes, apps)
             for (const [i, job] of known.entries()) {
               if (job === undefined) continue
               const cancelled = yield* Lrms.cancelJob(job)
@@ -149,7 +128,7 @@ Deno.test({
           yield* Effect.sleep("300 millis")
           strictEqual(alive(`sleep 1000.${marker}`), 0, "no orphan process survives a cancel")
           for (let i = 0; i < JOBS; i++) {
-            const runs = lines(`${dir}/runs.${i}`)
+            const runs = countLines(`${dir}/runs.${i}`)
             ok(runs <= 1, `job ${i} ran ${runs} times`)
             if (known[i] === undefined) strictEqual(runs, 0, `refused job ${i} ran`)
           }

@@ -15,6 +15,7 @@ import * as Lrms from "../src/Lrms.ts"
 import type { LrmsError } from "../src/LrmsError.ts"
 import * as FaultyTransport from "../src/testing/FaultyTransport.ts"
 import { app, runTest, tempDir, waitFor } from "./_effect.ts"
+import { countLines } from "./_faults.ts"
 import { config, slurmTest } from "./_slurm.ts"
 import { keyAuth, sshTest, transport } from "./_sshd.ts"
 
@@ -37,14 +38,6 @@ const faultyLayer = (
 /** A job that appends a line to `runs` each time it runs, so a second run shows. */
 const counted = (runs: string) =>
   app({ arguments: ["sh", "-c", `echo ran >> '${runs}'`], stdout: "out.txt" })
-
-const lines = (path: string) => {
-  try {
-    return Deno.readTextFileSync(path).split("\n").filter((l) => l !== "").length
-  } catch {
-    return 0
-  }
-}
 
 /** The SLURM jobs whose working directory lies under `spool`, by squeue. */
 const jobsUnder = (spool: string) => {
@@ -74,7 +67,7 @@ test("the reply of sbatch is lost: the job is found from its record and runs onc
       deepStrictEqual(faults.faulted().map((c) => c.fault), ["lostReply"], "the fault happened")
       const done = yield* waitFor(job)
       strictEqual(done.termination?.exitCode, 0)
-      strictEqual(lines(runs), 1, "the job ran exactly once")
+      strictEqual(countLines(runs), 1, "the job ran exactly once")
       strictEqual(jobsUnder(`${dir}/spool`), 1, "SLURM has exactly one job")
     }).pipe(Effect.provide(layer))
   })))
@@ -123,7 +116,7 @@ test("reply lost and the host unreachable after: SubmitOutcomeUnknown, then reco
       return yield* waitFor(job)
     }).pipe(Effect.provide(Layer.merge(faultyLayer("once", spool, []), Auth.none)))
     strictEqual(done.termination?.exitCode, 0)
-    strictEqual(lines(runs), 1, "the job ran exactly once")
+    strictEqual(countLines(runs), 1, "the job ran exactly once")
     strictEqual(jobsUnder(spool), 1)
   })))
 
@@ -183,7 +176,7 @@ test("the submit shell dies mid-way after sbatch queued the job silently: found 
       )
       const done = yield* waitFor(job)
       strictEqual(done.termination?.exitCode, 0)
-      strictEqual(lines(runs), 1)
+      strictEqual(countLines(runs), 1)
       strictEqual(jobsUnder(`${dir}/spool`), 1)
     }).pipe(Effect.provide(layer))
   })))
@@ -216,7 +209,7 @@ test("a caller-chosen id is the tag: reconcile by tag alone finds the job from a
     strictEqual(again.nativeId, job.nativeId, "the same SLURM job, not a second one")
     const done = yield* waitFor(again).pipe(Effect.provide(clean()))
     strictEqual(done.termination?.exitCode, 0)
-    strictEqual(lines(`${dir}/runs`), 1)
+    strictEqual(countLines(`${dir}/runs`), 1)
     const bad = yield* Effect.flip(Lrms.submitJobWith(application, { id: "../x" })).pipe(
       Effect.provide(clean()),
     )
@@ -252,7 +245,7 @@ Deno.test({
         )
         const done = yield* waitFor(job)
         strictEqual(done.termination?.exitCode, 0)
-        strictEqual(lines(runs), 1, "the job ran exactly once")
+        strictEqual(countLines(runs), 1, "the job ran exactly once")
         strictEqual(jobsUnder(job.remoteDir!.replace(/\/job\.[^/]+$/, "")), 1)
         yield* Lrms.free(done)
       }).pipe(Effect.provide(layer))

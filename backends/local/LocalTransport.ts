@@ -19,6 +19,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { LrmsError, type Reason } from "../../src/LrmsError.ts"
+import { fromDenoError } from "../../src/internal/denoError.ts"
 import { signalNumber } from "../../src/Termination.ts"
 import {
   type ExecOptions,
@@ -173,16 +174,11 @@ export const make: Effect.Effect<
     Effect.tryPromise({
       try: () => Deno.lstat(path),
       catch: (e) =>
-        new LrmsError({
-          reason: e instanceof Deno.errors.NotFound
-            ? "NotFound"
-            : e instanceof Deno.errors.PermissionDenied
-            ? "PermissionDenied"
-            : "CommandFailed",
+        fromDenoError(e, {
           backend: BACKEND,
           operation: "stat",
-          description: `${path}: ${e instanceof Error ? e.message : String(e)}`,
-          cause: e,
+          path,
+          otherwise: "CommandFailed",
         }),
     }).pipe(
       Effect.map((info): FileInfo => ({

@@ -832,10 +832,12 @@ export const make = (
         const entry = yield* Effect.flatten(reserve({ app, jobId: job0.id, jobDir }))
         // Only for a job that provably never runs: before its launch, or once its launch token
         // is refused. Nothing else removes the directory or the reservation of a submission.
+        // Each step through the transport's reconnects: a cleanup lost to the same fault that
+        // stopped the submission would leave the reservation held until garbage collection.
         const cleanup = Effect.all([
-          transport.remove(jobDir, { recursive: true }),
-          store.remove(entry),
-        ], { discard: true }).pipe(Effect.ignore)
+          retrying(transport.remove(jobDir, { recursive: true })),
+          retrying(store.remove(entry)),
+        ], { discard: true, mode: "either" }).pipe(Effect.ignore)
         /** Runs `self` while rewriting the reservation every 20 s (its submitter is alive). */
         const keepingFresh = <A, E, R>(self: Effect.Effect<A, E, R>) =>
           Effect.scoped(Effect.zipRight(
