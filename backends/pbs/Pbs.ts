@@ -129,6 +129,13 @@ export const dialect = (config: PbsConfig): Dialect => {
     }),
     parseJobId: PbsParse.parseQsubJobId,
     submitRetryable: PbsParse.qsubRetryable,
+    findByTag: {
+      argv: () => PbsParse.qstatAllFullArgv(config.flavour),
+      parse: (reply) =>
+        reply.exitCode === 0
+          ? PbsParse.parseTaggedJobs(reply.stdout)
+          : reply.stderr.trim().split("\n").at(-1) || `qstat exited with code ${reply.exitCode}`,
+    },
     stat: { argv: qstatFull, parse: parseStatReply },
     // a job qstat lists as completed brings its exit status and usage; tracejob is for those
     // qstat has forgotten

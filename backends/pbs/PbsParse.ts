@@ -370,6 +370,35 @@ export const qstatFullArgv = (
     : undefined
 
 /**
+ * Every job `qstat -f` lists (PBS Pro: `-x`, finished ones too), for finding jobs by tag.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const qstatAllFullArgv = (flavour: Flavour): ReadonlyArray<string> => [
+  "qstat",
+  ...(flavour === "pbspro" ? ["-x"] : []),
+  "-f",
+]
+
+/**
+ * Tag to job id, from `qstat -f` records whose `Output_Path` lies in a job directory
+ * (`host:…/job.<tag>/.lrms/…`): PBS keeps the output path the batch flow gave `qsub -o`.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseTaggedJobs = (stdout: string): ReadonlyMap<string, string> => {
+  const out = new Map<string, string>()
+  for (const [id, record] of parseQstatFull(stdout)) {
+    const path = record.attributes.get("Output_Path") ?? ""
+    const tag = /\/job\.([^/]+)\/\.lrms\//.exec(path)?.[1]
+    if (tag !== undefined) out.set(tag, id)
+  }
+  return out
+}
+
+/**
  * Matches parsed records to the ids asked for by sequence number (qsub may print
  * `123.head` where qstat prints `123.head.cluster.org`).
  *
