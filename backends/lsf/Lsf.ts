@@ -116,6 +116,13 @@ export const dialect = (config: LsfConfig): Dialect => ({
   }),
   parseJobId: LsfParse.parseBsubJobId,
   submitRetryable: LsfParse.bsubRetryable,
+  findByTag: {
+    argv: () => LsfParse.bjobsAllArgv,
+    parse: (reply) =>
+      reply.exitCode === 0 || /No job found/i.test(reply.stdout + reply.stderr)
+        ? LsfParse.parseTaggedJobs(reply.stdout)
+        : reply.stderr.trim().split("\n").at(-1) || `bjobs exited with code ${reply.exitCode}`,
+  },
   stat: { argv: LsfParse.bjobsArgv, parse: parseStatReply },
   accounting: [{
     argv: LsfParse.bacctArgv,

@@ -426,6 +426,32 @@ export const bjobsArgv = (ids: ReadonlyArray<string>): ReadonlyArray<string> | u
   ids.length > 0 && ids.every(isValidJobId) ? ["bjobs", "-a", "-l", ...new Set(ids)] : undefined
 
 /**
+ * Every job of the user, long form (`bjobs -a -l`), for finding jobs by tag.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const bjobsAllArgv: ReadonlyArray<string> = ["bjobs", "-a", "-l"]
+
+/**
+ * Tag to job id, from `bjobs -l` blocks whose output file lies in a job directory
+ * (`…/job.<tag>/.lrms/…`): LSF keeps the output path the batch flow gave `bsub`.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseTaggedJobs = (stdout: string): ReadonlyMap<string, string> => {
+  const out = new Map<string, string>()
+  for (const { id, lines } of jobBlocks(stdout)) {
+    const tag = /Output File(?: \(overwrite\))? <[^>]*\/job\.([^/>]+)\/\.lrms\//.exec(
+      lines.join(" "),
+    )?.[1]
+    if (tag !== undefined) out.set(tag, id)
+  }
+  return out
+}
+
+/**
  * The `bacct -l` argv for many jobs.
  *
  * @since 0.1.0
