@@ -142,6 +142,13 @@ export const dialect = (config: SgeConfig): Dialect => {
     }),
     parseJobId: SgeParse.parseQsubJobId,
     submitRetryable: SgeParse.qsubRetryable,
+    findByTag: {
+      argv: () => SgeParse.qstatAllDetailsArgv,
+      parse: (reply) =>
+        reply.exitCode === 0 || /do not exist/i.test(reply.stdout + reply.stderr)
+          ? SgeParse.parseTaggedJobs(reply.stdout)
+          : reply.stderr.trim().split("\n").at(-1) || `qstat exited with code ${reply.exitCode}`,
+    },
     stat: {
       argv: (ids) => ids.every(SgeParse.isValidJobId) ? ["qstat"] : undefined,
       parse: parseStatReply,

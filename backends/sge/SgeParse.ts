@@ -464,3 +464,30 @@ export const countJobs = (
       mine: r.user === user,
     })),
   )
+
+/**
+ * Every job's details (`qstat -j '*'`), for finding jobs by tag.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const qstatAllDetailsArgv: ReadonlyArray<string> = ["qstat", "-j", "*"]
+
+/**
+ * Tag to job id, from `qstat -j` blocks whose `cwd` is a job directory (`…/job.<tag>`): the
+ * batch flow submits each job with `-cwd` from its own job directory.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseTaggedJobs = (stdout: string): ReadonlyMap<string, string> => {
+  const out = new Map<string, string>()
+  let id: string | undefined
+  for (const line of stdout.split(/\r?\n/)) {
+    const number = /^job_number:\s+(\d{1,12})\s*$/.exec(line)
+    if (number !== null) id = number[1]
+    const cwd = /^cwd:\s+\S*\/job\.([^/\s]+)\/?\s*$/.exec(line)
+    if (cwd !== null && id !== undefined) out.set(cwd[1]!, id)
+  }
+  return out
+}

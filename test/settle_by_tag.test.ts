@@ -1,7 +1,8 @@
 /**
- * PBS and LSF settle a submission whose shell died after `qsub`/`bsub` queued the job silently,
- * by asking `qstat -f` / `bjobs -l` for the job whose output path lies in the job directory (the
- * scripted Torque and LSF of test/fake/, real processes); and the tag readers on their text.
+ * Grid Engine, PBS and LSF settle a submission whose shell died after the submit command queued
+ * the job silently, by asking the scheduler for the job whose working directory or output path
+ * lies in the job directory: `qstat -j '*'` on the real Grid Engine cell, `qstat -f` / `bjobs -l`
+ * on the scripted Torque and LSF of test/fake/ (real processes); and the tag readers on text.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict"
 import * as Effect from "effect/Effect"
@@ -10,12 +11,15 @@ import * as LocalTransport from "../backends/local/LocalTransport.ts"
 import * as Lsf from "../backends/lsf/Lsf.ts"
 import * as LsfParse from "../backends/lsf/LsfParse.ts"
 import * as Pbs from "../backends/pbs/Pbs.ts"
+import * as Sge from "../backends/sge/Sge.ts"
+import * as SgeParse from "../backends/sge/SgeParse.ts"
 import * as PbsParse from "../backends/pbs/PbsParse.ts"
 import * as Auth from "../src/Auth.ts"
 import * as Lrms from "../src/Lrms.ts"
 import { app, runTest, tempDir, waitFor } from "./_effect.ts"
 import { countLines } from "./_faults.ts"
 import { lsfConfig, pbsConfig } from "./_fake.ts"
+import { config as sgeConfig, sgeTest } from "./_sge.ts"
 
 const options = { sanitizeOps: false, sanitizeResources: false } as const
 
@@ -52,7 +56,23 @@ const killing = (commands: Readonly<Record<string, string | undefined>>, submit:
   [submit]: `sh -c '"$0" "$@" >/dev/null; kill -9 "$PPID"' ${commands[submit]}`,
 })
 
+Deno.test("sge: qstat -j cwd lines give the tags of the jobs in job directories", () => {
+  const text = [
+    "==============================================================",
+    "job_number:                 253",
+    "cwd:                        /tmp/x/spool/job.3c29d465-d707",
+    "==============================================================",
+    "job_number:                 254",
+    "cwd:                        /tmp/sge-capture",
+  ].join("\n")
+  deepStrictEqual([...SgeParse.parseTaggedJobs(text)], [["3c29d465-d707", "253"]])
+})
+
 const layers = {
+  sge: (spool: string) => {
+    const c = sgeConfig({ spooldir: spool })
+    return Sge.layer({ ...c, commands: killing({ qsub: "qsub" }, "qsub") })
+  },
   pbs: (spool: string) => {
     const c = pbsConfig(spool)
     return Pbs.layer({ ...c, commands: killing(c.commands ?? {}, "qsub") })
@@ -65,9 +85,10 @@ const layers = {
 
 for (const [name, layerOf] of Object.entries(layers)) {
   Deno.test({
-    name:
-      `${name}(scripted): the submit shell dies after the job was queued silently: found by its tag`,
+    name: `${name}${name === "sge" ? "" : "(scripted)"}: ` +
+      "the submit shell dies after the job was queued silently: found by its tag",
     ...options,
+    ...(name === "sge" ? sgeTest : {}),
     fn: () =>
       runTest(Effect.gen(function* () {
         const dir = yield* tempDir(`lrms-${name}-once-`)
