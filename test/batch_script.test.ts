@@ -266,7 +266,10 @@ Deno.test("submit record: a reader's claim stops a late submit; ended, running a
     alive.kill("SIGKILL")
     await alive.status
     Deno.writeTextFileSync(`${dir}/c/.lrms/submit.out`, "Submitted batch")
-    deepStrictEqual(await read(`${dir}/c`), { _tag: "Cut", output: "Submitted batch" })
+    deepStrictEqual(await read(`${dir}/c`), { _tag: "Cut", output: "Submitted batch", ran: false })
+    // once the scheduler's own files exist, the job has started somewhere
+    Deno.writeTextFileSync(`${dir}/c/.lrms/scheduler.out`, "")
+    deepStrictEqual(await read(`${dir}/c`), { _tag: "Cut", output: "Submitted batch", ran: true })
     deepStrictEqual(await read(`${dir}/missing`), { _tag: "Gone" })
     // a submit script cut short in transit runs nothing
     Deno.mkdirSync(`${dir}/d/.lrms`, { recursive: true })

@@ -587,24 +587,30 @@ export const make = (
               if (tagged._tag === "Asked" && tagged.id !== undefined) {
                 return submitted(job0, jobDir, tagged.id, submittedAt, " (found by its tag)")
               }
-              if (tagged._tag === "Asked" && record._tag === "Cut") {
-                // the shell that ran the command is dead and the scheduler has no such job
+              const ran = record._tag === "Cut" && record.ran
+              if (tagged._tag === "Asked" && !ran) {
+                // the shell that ran the command is dead (or the directory is gone, script and
+                // all), the job never started, and the scheduler has no job with its tag
                 yield* transport.remove(jobDir, { recursive: true }).pipe(Effect.ignore)
                 return yield* fail(
                   "ConnectionLost",
                   "submitJob",
-                  `${lost}; ${program} was stopped before ${backend} took the job (no job ` +
-                    `carries its tag): nothing was submitted`,
+                  `${lost}; ${program} ${
+                    record._tag === "Cut" ? "was stopped" : "lost its job directory"
+                  } before ${backend} took the job (no job carries its tag): nothing was submitted`,
                   { recoverable: true },
                 )
               }
               return yield* Effect.fail(unknown(
                 job0.id,
                 jobDir,
-                record._tag === "Gone"
-                  ? `${lost}, and its job directory is gone`
+                ran
+                  ? `${lost}; the job has started (its scheduler files exist) but ${backend} no ` +
+                    `longer lists its tag`
                   : `${lost}; ${program} was stopped mid-way and ${backend} cannot be asked ` +
-                    `for the job's tag${tagged.why !== "" ? ` (${tagged.why})` : ""}`,
+                    `for the job's tag${
+                      tagged._tag === "Cannot" && tagged.why !== "" ? ` (${tagged.why})` : ""
+                    }`,
               ))
             }
           }

@@ -188,7 +188,10 @@ export const renderRecordScript = (jobDir: string): string => {
     `fi`,
     `lrms_pid=$(cat ${p(SubmitRecord.pid)} 2>/dev/null)`,
     `if [ -n "$lrms_pid" ] && kill -0 "$lrms_pid" 2>/dev/null; then echo running; exit 0; fi`,
-    `echo cut; cat ${p(SubmitRecord.output)} 2>/dev/null; exit 0`,
+    // the scheduler's own files appear once the job has started: evidence that it exists
+    `if [ -e ${p(Files.schedulerOutput)} ] || [ -e ${p(Files.schedulerError)} ]; then ` +
+    `echo "cut ran"; else echo cut; fi`,
+    `cat ${p(SubmitRecord.output)} 2>/dev/null; exit 0`,
     "",
   ].join("\n")
 }
@@ -200,7 +203,8 @@ export const renderRecordScript = (jobDir: string): string => {
  * - `Gone`: the job directory does not exist;
  * - `Done`: the command ran to its end, with this exit code and output;
  * - `Running`: the shell that runs it is still alive;
- * - `Cut`: the command started but its shell died before it ended (its output so far is kept).
+ * - `Cut`: the command started but its shell died before it ended (its output so far is kept);
+ *   `ran` when the scheduler's own output files exist, so the job has started somewhere.
  *
  * @since 0.1.0
  * @category models
@@ -210,7 +214,7 @@ export type SubmitRecordState =
   | { readonly _tag: "Gone" }
   | { readonly _tag: "Done"; readonly exitCode: number; readonly output: string }
   | { readonly _tag: "Running" }
-  | { readonly _tag: "Cut"; readonly output: string }
+  | { readonly _tag: "Cut"; readonly output: string; readonly ran: boolean }
 
 /**
  * Reads the verdict of {@linkcode renderRecordScript}; `undefined` for anything else.
@@ -225,7 +229,9 @@ export const parseSubmitRecord = (stdout: string): SubmitRecordState | undefined
   if (first === "claimed") return { _tag: "Claimed" }
   if (first === "gone") return { _tag: "Gone" }
   if (first === "running") return { _tag: "Running" }
-  if (first === "cut") return { _tag: "Cut", output: rest }
+  if (first === "cut" || first === "cut ran") {
+    return { _tag: "Cut", output: rest, ran: first === "cut ran" }
+  }
   const rc = /^rc (\d+)$/.exec(first)
   return rc !== null ? { _tag: "Done", exitCode: Number(rc[1]), output: rest } : undefined
 }
