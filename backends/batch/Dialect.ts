@@ -203,3 +203,24 @@ export interface Dialect {
     readonly parse: (replies: ReadonlyArray<Reply>, user: string) => QueueStatus | string
   }
 }
+
+/**
+ * A {@linkcode Dialect.findByTag}: `argv` lists the user's jobs; a reply that exits 0, or whose
+ * text says there are no jobs (`nothing`), is read by `parse`; any other reply is why the
+ * scheduler cannot tell (its last line of standard error).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const tagLister = (
+  argv: (user: string) => ReadonlyArray<string>,
+  parse: (stdout: string) => ReadonlyMap<string, string>,
+  nothing?: RegExp,
+): NonNullable<Dialect["findByTag"]> => ({
+  argv,
+  parse: (reply) =>
+    reply.exitCode === 0 || (nothing?.test(`${reply.stdout}\n${reply.stderr}`) ?? false)
+      ? parse(reply.stdout)
+      : reply.stderr.trim().split("\n").at(-1) ||
+        `${argv("")[0] ?? "the command"} exited with code ${reply.exitCode}`,
+})

@@ -27,7 +27,7 @@ import { Lrms, type LrmsShape } from "../../src/Lrms.ts"
 import type { LrmsError } from "../../src/LrmsError.ts"
 import type { Transport } from "../../src/Transport.ts"
 import * as Batch from "../batch/Batch.ts"
-import type { Dialect, Reply, StatRecord } from "../batch/Dialect.ts"
+import { type Dialect, type Reply, type StatRecord, tagLister } from "../batch/Dialect.ts"
 import * as LsfParse from "./LsfParse.ts"
 
 const BACKEND = "lsf"
@@ -116,13 +116,7 @@ export const dialect = (config: LsfConfig): Dialect => ({
   }),
   parseJobId: LsfParse.parseBsubJobId,
   submitRetryable: LsfParse.bsubRetryable,
-  findByTag: {
-    argv: () => LsfParse.bjobsAllArgv,
-    parse: (reply) =>
-      reply.exitCode === 0 || /No job found/i.test(reply.stdout + reply.stderr)
-        ? LsfParse.parseTaggedJobs(reply.stdout)
-        : reply.stderr.trim().split("\n").at(-1) || `bjobs exited with code ${reply.exitCode}`,
-  },
+  findByTag: tagLister(() => LsfParse.bjobsAllArgv, LsfParse.parseTaggedJobs, /No job found/i),
   stat: { argv: LsfParse.bjobsArgv, parse: parseStatReply },
   accounting: [{
     argv: LsfParse.bacctArgv,

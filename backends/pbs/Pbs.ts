@@ -28,7 +28,7 @@ import { Lrms, type LrmsShape } from "../../src/Lrms.ts"
 import type { LrmsError } from "../../src/LrmsError.ts"
 import type { Transport } from "../../src/Transport.ts"
 import * as Batch from "../batch/Batch.ts"
-import type { Dialect, Reply, StatRecord } from "../batch/Dialect.ts"
+import { type Dialect, type Reply, type StatRecord, tagLister } from "../batch/Dialect.ts"
 import * as PbsParse from "./PbsParse.ts"
 
 const BACKEND = "pbs"
@@ -129,13 +129,7 @@ export const dialect = (config: PbsConfig): Dialect => {
     }),
     parseJobId: PbsParse.parseQsubJobId,
     submitRetryable: PbsParse.qsubRetryable,
-    findByTag: {
-      argv: () => PbsParse.qstatAllFullArgv(config.flavour),
-      parse: (reply) =>
-        reply.exitCode === 0
-          ? PbsParse.parseTaggedJobs(reply.stdout)
-          : reply.stderr.trim().split("\n").at(-1) || `qstat exited with code ${reply.exitCode}`,
-    },
+    findByTag: tagLister(() => PbsParse.qstatAllFullArgv(config.flavour), PbsParse.parseTaggedJobs),
     stat: { argv: qstatFull, parse: parseStatReply },
     // a job qstat lists as completed brings its exit status and usage; tracejob is for those
     // qstat has forgotten

@@ -30,7 +30,7 @@ import { Lrms, type LrmsShape } from "../../src/Lrms.ts"
 import type { LrmsError } from "../../src/LrmsError.ts"
 import type { Transport } from "../../src/Transport.ts"
 import * as Batch from "../batch/Batch.ts"
-import type { Dialect, Reply, StatRecord } from "../batch/Dialect.ts"
+import { type Dialect, type Reply, type StatRecord, tagLister } from "../batch/Dialect.ts"
 import * as SgeParse from "./SgeParse.ts"
 
 const BACKEND = "sge"
@@ -142,13 +142,11 @@ export const dialect = (config: SgeConfig): Dialect => {
     }),
     parseJobId: SgeParse.parseQsubJobId,
     submitRetryable: SgeParse.qsubRetryable,
-    findByTag: {
-      argv: () => SgeParse.qstatAllDetailsArgv,
-      parse: (reply) =>
-        reply.exitCode === 0 || /do not exist/i.test(reply.stdout + reply.stderr)
-          ? SgeParse.parseTaggedJobs(reply.stdout)
-          : reply.stderr.trim().split("\n").at(-1) || `qstat exited with code ${reply.exitCode}`,
-    },
+    findByTag: tagLister(
+      () => SgeParse.qstatAllDetailsArgv,
+      SgeParse.parseTaggedJobs,
+      /do not exist/i,
+    ),
     stat: {
       argv: (ids) => ids.every(SgeParse.isValidJobId) ? ["qstat"] : undefined,
       parse: parseStatReply,

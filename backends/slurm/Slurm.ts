@@ -56,7 +56,7 @@ import { Lrms, type LrmsShape } from "../../src/Lrms.ts"
 import type { LrmsError } from "../../src/LrmsError.ts"
 import type { Transport } from "../../src/Transport.ts"
 import * as Batch from "../batch/Batch.ts"
-import type { Dialect, Reply, StatRecord } from "../batch/Dialect.ts"
+import { type Dialect, type Reply, type StatRecord, tagLister } from "../batch/Dialect.ts"
 import * as SlurmParse from "./SlurmParse.ts"
 
 const BACKEND = "slurm"
@@ -180,13 +180,7 @@ export const dialect = (config: SlurmConfig): Dialect => ({
   }),
   parseJobId: SlurmParse.parseSbatchJobId,
   submitRetryable: SlurmParse.sbatchRetryable,
-  findByTag: {
-    argv: SlurmParse.squeueTagsArgv,
-    parse: (reply) =>
-      reply.exitCode === 0
-        ? SlurmParse.parseTaggedJobs(reply.stdout)
-        : lastLine(reply.stderr) ?? `squeue exited with code ${reply.exitCode}`,
-  },
+  findByTag: tagLister(SlurmParse.squeueTagsArgv, SlurmParse.parseTaggedJobs),
   stat: {
     argv: SlurmParse.squeueArgv,
     parse: parseStatReply,
