@@ -157,11 +157,25 @@ test("a holder whose claim was broken stops, and its release leaves the new hold
       const claimsDir = `${dir}/${Bookkeeping.CLAIMS_DIR}`
       const claims = () =>
         exists(claimsDir) ? [...Deno.readDirSync(claimsDir)].map((e) => e.name) : []
-      const holdingA = yield* Effect.fork(Effect.either(a.withLock(Effect.sleep("20 seconds"))))
-      yield* Effect.promise(() => waitUntil("A's claim", () => claims().length === 1))
-      const [claimA] = claims()
-      // as a breaker does once A's heartbeat has not moved for the limit (A stalled)
-      Deno.removeSync(`${claimsDir}/${claimA}`)
+      let entered = false
+      const holdingA = yield* Effect.fork(Effect.either(a.withLock(
+        Effect.sync(() => (entered = true)).pipe(Effect.zipRight(Effect.sleep("20 seconds"))),
+      )))
+      // A holds the lock (not merely wrote its claim: a claim removed while A still acquires
+      // only makes A try again)
+      yield* Effect.promise(() => waitUntil("A holds", () => entered && claims().length === 1))
+      // as a breaker does once A's heartbeat has not moved for the limit (A stalled); A's
+      // heartbeat may rename the claim between the listing and the removal: list again then
+      let claimA: string | undefined
+      while (claimA === undefined) {
+        const [name] = claims()
+        try {
+          Deno.removeSync(`${claimsDir}/${name}`)
+          claimA = name
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotFound)) throw e
+        }
+      }
       const seen = yield* b.withLock(Effect.gen(function* () {
         const mine = claims()
         strictEqual(mine.length, 1)
