@@ -87,7 +87,7 @@ Deno.test("cli: SIGKILL during submit --wait and during results loses nothing", 
     Deno.mkdirSync(into)
     const results = spawn(dir, "results", id, "--dir", into)
     // kill it as soon as it has begun writing into the directory
-    for (let i = 0; i < 400 && [...Deno.readDirSync(into)].length === 0; i++) {
+    for (let i = 0; i < 6000 && [...Deno.readDirSync(into)].length === 0; i++) {
       await new Promise((r) => setTimeout(r, 5))
     }
     const begun = [...Deno.readDirSync(into)].map((e) => e.name)
