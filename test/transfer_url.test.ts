@@ -104,10 +104,15 @@ Deno.test("scheme, fromPath, toPath", () => {
 })
 
 Deno.test("property: toPath(fromPath(p)) === p for absolute paths", () => {
+  // `.` and `..` segments are resolved by URL parsing (the same file without symlinks): the
+  // round trip holds for normalised paths, which is what the property generates
+  strictEqual(TransferUrl.toPath(TransferUrl.fromPath("/a/./b")), "/a/b")
   fc.assert(
     fc.property(
       fc.array(
-        fc.fullUnicodeString({ minLength: 1, maxLength: 8 }).filter((s) => !s.includes("/")),
+        fc.fullUnicodeString({ minLength: 1, maxLength: 8 }).filter((s) =>
+          !s.includes("/") && s !== "." && s !== ".."
+        ),
         {
           maxLength: 5,
         },
