@@ -137,7 +137,9 @@ export interface LrmsErrorProps {
   /**
    * The submission this error is about, when a job may exist: its tag (the `Job` id the
    * scheduler keeps) and its job directory. Set on `SubmitOutcomeUnknown`, so that
-   * `Lrms.reconcile` can attach the job later.
+   * `Lrms.reconcile` can attach the job later; and on a definite refusal that could not release
+   * what it had prepared (shellcmd's job directory and capacity reservation, when the
+   * connection is gone): `Lrms.reconcile` then releases them and fails with `NotFound`.
    */
   readonly submission?: Submission | undefined
 }

@@ -12,10 +12,14 @@ import type * as Job from "../src/Job.ts"
 import * as Lrms from "../src/Lrms.ts"
 import type { LrmsError } from "../src/LrmsError.ts"
 
-/** Per application: the job the caller knows, or the error of an unknown outcome. */
+/**
+ * Per application: the job the caller knows, or the error of an unknown outcome, or of a
+ * definite refusal that left something to release (it carries its submission).
+ */
 export interface Outcomes {
   readonly known: Array<Job.Job | undefined>
   readonly unknown: Array<LrmsError | undefined>
+  readonly leftover: Array<LrmsError | undefined>
 }
 
 /** Submits every application at once; a definite refusal leaves both slots empty. */
@@ -33,11 +37,20 @@ export const submitAll = (
         ok(r.left.reason !== "InvalidArgument", r.left.message)
         return r.left.reason === "SubmitOutcomeUnknown" ? r.left : undefined
       })
-      return { known, unknown }
+      const leftover = results.map((r) =>
+        Either.isLeft(r) && r.left.reason !== "SubmitOutcomeUnknown" &&
+          r.left.submission !== undefined
+          ? r.left
+          : undefined
+      )
+      return { known, unknown, leftover }
     },
   )
 
-/** Settles the unknown outcomes: the job, attached into `known`, or a `NotFound` refusal. */
+/**
+ * Settles the unknown outcomes: the job, attached into `known`, or a `NotFound` refusal; and
+ * releases what the refusals left (`NotFound`, the job never runs).
+ */
 export const settleUnknown = (
   outcomes: Outcomes,
   apps: ReadonlyArray<Application.Application>,
@@ -49,6 +62,12 @@ export const settleUnknown = (
       const r = yield* Effect.either(Lrms.reconcile(err.submission, apps[i]!))
       if (Either.isRight(r)) outcomes.known[i] = r.right
       else strictEqual(r.left.reason, "NotFound", r.left.message)
+    }
+    for (const [i, err] of outcomes.leftover.entries()) {
+      if (err === undefined) continue
+      const r = yield* Effect.either(Lrms.reconcile(err.submission!, apps[i]!))
+      ok(Either.isLeft(r), `a refused submission was attached: ${err.message}`)
+      strictEqual(r.left.reason, "NotFound", r.left.message)
     }
   })
 

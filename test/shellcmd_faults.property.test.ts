@@ -4,7 +4,9 @@
  * them,
  *
  * - every application is a job the caller knows, or an error that says so (a definite refusal:
- *   it never runs; or `SubmitOutcomeUnknown`, which `Lrms.reconcile` settles later);
+ *   it never runs, and when it could not release its directory and reservation it carries its
+ *   submission, which `Lrms.reconcile` releases; or `SubmitOutcomeUnknown`, which
+ *   `Lrms.reconcile` settles later);
  * - no job runs twice, and a refused one never runs;
  * - no capacity leaks: once every job is cancelled and freed, every core is free again;
  * - no orphan process survives a cancel.
@@ -57,7 +59,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const seen = { faults: 0, launchFaults: 0, unknown: 0, refused: 0, known: 0 }
+    const seen = { faults: 0, launchFaults: 0, unknown: 0, leftover: 0, refused: 0, known: 0 }
     await fc.assert(
       fc.asyncProperty(schedules, (schedule) =>
         runTest(Effect.gen(function* () {
@@ -109,8 +111,9 @@ Deno.test({
             seen.launchFaults += record.filter(launch).length
             return outcomes
           }).pipe(Effect.provide(faulty))
-          const { known, unknown } = outcomes
+          const { known, unknown, leftover } = outcomes
           seen.unknown += unknown.filter((u) => u !== undefined).length
+          seen.leftover += leftover.filter((u) => u !== undefined).length
           yield* Effect.gen(function* () {
             yield* settleUnknown(outcomes, apps)
             for (const [i, job] of known.entries()) {

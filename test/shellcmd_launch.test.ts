@@ -34,6 +34,8 @@ interface Faults {
   down: boolean
   /** How many launch commands reached the host. */
   launched: number
+  /** When set, the host becomes unreachable just before the `mkdir` of a path ending so. */
+  downAtMkdir?: string | undefined
 }
 
 const lost = (operation: string) =>
@@ -50,6 +52,11 @@ const faulty = (inner: TransportShape, faults: Faults): TransportShape => {
     Effect.suspend((): Effect.Effect<A, E | LrmsError, R> =>
       faults.down ? Effect.fail(lost(operation)) : call()
     )
+  const mkdir: TransportShape["mkdir"] = (path, options) =>
+    Effect.suspend(() => {
+      if (faults.downAtMkdir !== undefined && path.endsWith(faults.downAtMkdir)) faults.down = true
+      return guard("mkdir", () => inner.mkdir(path, options))
+    })
   const wrapped = Object.fromEntries(
     Object.entries(inner).map(([key, value]) => [
       key,
@@ -61,6 +68,7 @@ const faulty = (inner: TransportShape, faults: Faults): TransportShape => {
   return {
     ...wrapped,
     homeDirectory: guard("homeDirectory", () => inner.homeDirectory),
+    mkdir,
     exec: (argv, options) =>
       guard("exec", () => {
         if (argv[3] !== "lrms-launch") return inner.exec(argv, options)
@@ -178,6 +186,33 @@ test("a launch that never reached the host is refused, recoverably, leaving noth
     const next = yield* t.run(Lrms.submitJob(t.job))
     yield* t.run(waitFor(next))
     strictEqual(t.runs(), 1)
+  })))
+
+test("the host goes away before the launch and stays away: a definite refusal that carries what it could not release; reconcile releases it", () =>
+  runTest(Effect.gen(function* () {
+    const t = yield* setup()
+    t.faults.downAtMkdir = `/${Wrapper.Files.launch}`
+    const e = yield* Effect.flip(t.run(Lrms.submitJob(t.job)))
+    strictEqual(e.reason, "ConnectionLost")
+    strictEqual(isAmbiguous(e), false, "never launched: not ambiguous")
+    ok(e.message.includes("could not be released"), e.message)
+    ok(e.submission !== undefined, "the refusal carries its submission")
+    strictEqual(t.faults.launched, 0)
+    strictEqual(t.records().length, 1, "the reservation is still held")
+    // the host is back: the same error's submission releases everything
+    t.faults.down = false
+    t.faults.downAtMkdir = undefined
+    const held = yield* t.run(Lrms.getResourceStatus)
+    strictEqual(held.freeSlots, t.maxCores - 1)
+    const r = yield* Effect.flip(t.run(Lrms.reconcile(e.submission, t.job)))
+    strictEqual(r.reason, "NotFound")
+    ok(r.message.includes("never launched"), r.message)
+    deepStrictEqual(t.jobDirs(), [], "no job directory is left")
+    deepStrictEqual(t.records(), [], "no reservation is left")
+    const status = yield* t.run(Lrms.getResourceStatus)
+    strictEqual(status.freeSlots, t.maxCores, "no capacity leaked")
+    yield* Effect.sleep("300 millis")
+    strictEqual(t.runs(), 0, "the job never ran")
   })))
 
 test("the host stays unreachable after a launch that ran: SubmitOutcomeUnknown keeps everything, reconcile attaches it", () =>

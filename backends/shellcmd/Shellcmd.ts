@@ -834,10 +834,24 @@ export const make = (
         // is refused. Nothing else removes the directory or the reservation of a submission.
         // Each step through the transport's reconnects: a cleanup lost to the same fault that
         // stopped the submission would leave the reservation held until garbage collection.
+        // Succeeds with whether both went; a refusal that leaves them behind says so and carries
+        // its submission, so that `reconcile` (or garbage collection, after 90 s) releases them.
         const cleanup = Effect.all([
           retrying(transport.remove(jobDir, { recursive: true })),
           retrying(store.remove(entry)),
-        ], { discard: true, mode: "either" }).pipe(Effect.ignore)
+        ], { mode: "either" }).pipe(Effect.map((results) => results.every(Either.isRight)))
+        const refusedAfter = (released: boolean) => (e: LrmsError) =>
+          released ? e : new LrmsError({
+            reason: e.reason,
+            backend: e.backend,
+            operation: e.operation,
+            description: `${e.description}; its directory ${jobDir} and reservation could not ` +
+              `be released: reconcile it to release them now (garbage collection does after ` +
+              `${STALE_RESERVATION_MS / 1000} s)`,
+            recoverable: e.recoverable,
+            ...(e.cause !== undefined ? { cause: e.cause } : {}),
+            submission: { resource: resource.name, tag: job0.id, jobDir },
+          })
         /** Runs `self` while rewriting the reservation every 20 s (its submitter is alive). */
         const keepingFresh = <A, E, R>(self: Effect.Effect<A, E, R>) =>
           Effect.scoped(Effect.zipRight(
@@ -875,7 +889,11 @@ export const make = (
           yield* transport.writeFile(`${launchToken}/tag`, job0.id)
         })).pipe(
           // the launch was not attempted: nothing can run
-          Effect.onExit((exit) => exit._tag === "Failure" ? cleanup : Effect.void),
+          Effect.catchAll((e) =>
+            Effect.flatMap(cleanup, (released) => Effect.fail(refusedAfter(released)(e)))
+          ),
+          Effect.onInterrupt(() => cleanup),
+          Effect.tapDefect(() => cleanup),
         )
         // Once the launch may have reached the host, the job must not be forgotten: launch,
         // and settle a failed launch, without interruption.
@@ -939,8 +957,7 @@ export const make = (
         })))
         if (Either.isRight(outcome)) return outcome.right
         // provably not started, and the reservation no longer refreshed: release everything
-        yield* cleanup
-        return yield* outcome.left
+        return yield* Effect.fail(refusedAfter(yield* cleanup)(outcome.left))
       })
 
     /**
@@ -1016,13 +1033,24 @@ export const make = (
               `job ${tag} never started on ${transport.host}, and now cannot (its launch token ` +
                 `is refused): its directory and reservation are released`,
             )
-          case "Gone":
+          case "Gone": {
+            // no launch token was ever made (or the job was freed): it cannot run; release what
+            // a submission stopped before its launch may have left
+            const dirLeft = Option.isSome(yield* transport.stat(jobDir).pipe(Effect.option))
+            if (dirLeft) yield* transport.remove(jobDir, { recursive: true }).pipe(Effect.ignore)
+            if (Option.isSome(recorded)) {
+              yield* store.remove({ jobId: tag, ...recorded.value }).pipe(Effect.ignore)
+            }
             return yield* lrmsError(
               "NotFound",
               "reconcile",
-              `job ${tag} has no directory on ${transport.host} (${jobDir}): it never started, ` +
-                `or it was freed`,
+              dirLeft || Option.isSome(recorded)
+                ? `job ${tag} was never launched on ${transport.host}: its directory and ` +
+                  `reservation are released`
+                : `job ${tag} has no directory on ${transport.host} (${jobDir}): it never ` +
+                  `started, or it was freed`,
             )
+          }
         }
       })
 
