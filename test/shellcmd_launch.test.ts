@@ -36,6 +36,8 @@ interface Faults {
   launched: number
   /** When set, the host becomes unreachable just before the `mkdir` of a path ending so. */
   downAtMkdir?: string | undefined
+  /** When set, the next `writeFile` of a path ending so fails (once), not reaching the host. */
+  failWriteOf?: string | undefined
 }
 
 const lost = (operation: string) =>
@@ -65,10 +67,19 @@ const faulty = (inner: TransportShape, faults: Faults): TransportShape => {
         : value,
     ]),
   ) as unknown as TransportShape
+  const writeFile: TransportShape["writeFile"] = (path, data, options) =>
+    Effect.suspend(() => {
+      if (faults.failWriteOf !== undefined && path.endsWith(faults.failWriteOf)) {
+        faults.failWriteOf = undefined
+        return Effect.fail(lost("writeFile"))
+      }
+      return guard("writeFile", () => inner.writeFile(path, data, options))
+    })
   return {
     ...wrapped,
     homeDirectory: guard("homeDirectory", () => inner.homeDirectory),
     mkdir,
+    writeFile,
     exec: (argv, options) =>
       guard("exec", () => {
         if (argv[3] !== "lrms-launch") return inner.exec(argv, options)
@@ -213,6 +224,28 @@ test("the host goes away before the launch and stays away: a definite refusal th
     strictEqual(status.freeSlots, t.maxCores, "no capacity leaked")
     yield* Effect.sleep("300 millis")
     strictEqual(t.runs(), 0, "the job never ran")
+  })))
+
+test("one reservation write of a batch fails: that job alone is refused, the other runs, no record is left", () =>
+  runTest(Effect.gen(function* () {
+    const t = yield* setup()
+    t.faults.failWriteOf = ".job"
+    const [a, b] = yield* Effect.all(
+      [Effect.either(t.run(Lrms.submitJob(t.job))), Effect.either(t.run(Lrms.submitJob(t.job)))],
+      { concurrency: 2 },
+    )
+    const refused = [a, b].filter((r) => r._tag === "Left")
+    const jobs = [a, b].flatMap((r) => r._tag === "Right" ? [r.right] : [])
+    strictEqual(refused.length, 1, "only the job whose record failed is refused")
+    strictEqual(jobs.length, 1)
+    strictEqual(refused[0]!._tag === "Left" && refused[0]!.left.submission, undefined)
+    strictEqual(t.records().length, 1, "only the submitted job holds capacity")
+    const done = yield* t.run(waitFor(jobs[0]!))
+    yield* t.run(Lrms.free(done))
+    deepStrictEqual(t.records(), [], "no reservation is left")
+    const status = yield* t.run(Lrms.getResourceStatus)
+    strictEqual(status.freeSlots, t.maxCores, "no capacity leaked")
+    strictEqual(t.runs(), 1)
   })))
 
 test("the host stays unreachable after a launch that ran: SubmitOutcomeUnknown keeps everything, reconcile attaches it", () =>

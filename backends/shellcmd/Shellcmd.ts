@@ -719,6 +719,24 @@ export const make = (
      * Takes cores and memory for every job submitted in the same moment, under one lock: each
      * gets its bookkeeping record, or `MaximumCapacityReached`.
      */
+    /**
+     * A definite refusal that could not release the job's directory and reservation: it says so
+     * and carries its submission, so that `reconcile` (or garbage collection, after 90 s)
+     * releases them.
+     */
+    const leftBehind = (e: LrmsError, tag: string, jobDir: string) =>
+      new LrmsError({
+        reason: e.reason,
+        backend: e.backend,
+        operation: e.operation,
+        description: `${e.description}; its directory ${jobDir} and reservation could not be ` +
+          `released: reconcile it to release them now (garbage collection does after ` +
+          `${STALE_RESERVATION_MS / 1000} s)`,
+        recoverable: e.recoverable,
+        ...(e.cause !== undefined ? { cause: e.cause } : {}),
+        submission: { resource: resource.name, tag, jobDir },
+      })
+
     const reserve = yield* Batcher.make<
       Reservation,
       Either.Either<Bookkeeping.Entry, LrmsError>,
@@ -761,12 +779,23 @@ export const make = (
               ) {
                 answers = grant(yield* store.list)
               }
-              yield* Effect.forEach(
-                answers,
-                (a) => Either.isRight(a) ? store.write(a.right) : Effect.void,
-                { concurrency: 16, discard: true },
-              )
-              return new Map(requests.map((r, i) => [r, answers[i]!]))
+              // Each record on its own: a write that fails refuses its job only. Its record may
+              // be there all the same (a lost reply): withdraw it, or say it is left.
+              type Answer = Either.Either<Bookkeeping.Entry, LrmsError>
+              const record = (a: Answer): Effect.Effect<Answer, never, Auth> =>
+                Either.isLeft(a) ? Effect.succeed(a) : store.write(a.right).pipe(
+                  Effect.as(a),
+                  Effect.catchAll((e) =>
+                    retrying(store.remove(a.right)).pipe(
+                      Effect.as<Answer>(Either.left(e)),
+                      Effect.orElseSucceed((): Answer =>
+                        Either.left(leftBehind(e, a.right.jobId, a.right.jobDir))
+                      ),
+                    )
+                  ),
+                )
+              const written = yield* Effect.forEach(answers, record, { concurrency: 16 })
+              return new Map(requests.map((r, i) => [r, written[i]!]))
             }),
           )
         }),
@@ -841,17 +870,7 @@ export const make = (
           retrying(store.remove(entry)),
         ], { mode: "either" }).pipe(Effect.map((results) => results.every(Either.isRight)))
         const refusedAfter = (released: boolean) => (e: LrmsError) =>
-          released ? e : new LrmsError({
-            reason: e.reason,
-            backend: e.backend,
-            operation: e.operation,
-            description: `${e.description}; its directory ${jobDir} and reservation could not ` +
-              `be released: reconcile it to release them now (garbage collection does after ` +
-              `${STALE_RESERVATION_MS / 1000} s)`,
-            recoverable: e.recoverable,
-            ...(e.cause !== undefined ? { cause: e.cause } : {}),
-            submission: { resource: resource.name, tag: job0.id, jobDir },
-          })
+          released ? e : leftBehind(e, job0.id, jobDir)
         /** Runs `self` while rewriting the reservation every 20 s (its submitter is alive). */
         const keepingFresh = <A, E, R>(self: Effect.Effect<A, E, R>) =>
           Effect.scoped(Effect.zipRight(
