@@ -48,7 +48,14 @@ import * as Shell from "../../src/Shell.ts"
 import * as Termination from "../../src/Termination.ts"
 import * as Transfer from "../../src/Transfer.ts"
 import { expandHome, readFileString, run, Transport } from "../../src/Transport.ts"
-import type { AccountingRecord, Dialect, Reply, StatRecord } from "./Dialect.ts"
+import type {
+  AccountingRecord,
+  Dialect,
+  ManyJobsCommand,
+  Reply,
+  StatRecord,
+  StatResult,
+} from "./Dialect.ts"
 import * as Script from "./Script.ts"
 
 // =============================================================================
@@ -211,18 +218,28 @@ export const make = (
       },
     })
 
+    // set once the scheduler has said it does not understand the stat command
+    const statFallback = { used: false }
     const stat = yield* Batcher.make<string, StatOutcome, LrmsError>({
       window: Duration.millis(5),
       maxBatch: dialect.maxIds,
       missing: absent,
       run: (ids) =>
         Effect.gen(function* () {
-          const argv = dialect.stat.argv(ids)
-          if (argv === undefined) {
-            return yield* fail("InvalidArgument", "updateJobState", `bad job id in ${ids}`)
+          const ask = (command: ManyJobsCommand<StatResult>) =>
+            Effect.gen(function* () {
+              const argv = command.argv(ids)
+              if (argv === undefined) {
+                return yield* fail("InvalidArgument", "updateJobState", `bad job id in ${ids}`)
+              }
+              return command.parse(yield* exec(argv, command.env), ids)
+            })
+          const { fallback } = dialect.stat
+          let result = yield* ask(statFallback.used && fallback ? fallback : dialect.stat)
+          if (result._tag === "Failed" && result.unsupported === true && fallback !== undefined) {
+            statFallback.used = true
+            result = yield* ask(fallback)
           }
-          const reply = yield* exec(argv, dialect.stat.env)
-          const result = dialect.stat.parse(reply, ids)
           if (result._tag === "Failed") {
             const failed: StatOutcome = result
             return new Map(ids.map((id) => [id, failed]))

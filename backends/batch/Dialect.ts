@@ -99,7 +99,15 @@ export interface StatRecord {
  */
 export type StatResult =
   | { readonly _tag: "Listed"; readonly jobs: ReadonlyMap<string, StatRecord> }
-  | { readonly _tag: "Failed"; readonly message: string }
+  | {
+    readonly _tag: "Failed"
+    readonly message: string
+    /**
+     * The command itself is not understood by this scheduler's version (an unknown option):
+     * the dialect's {@linkcode Dialect.stat} `fallback` is used from then on.
+     */
+    readonly unsupported?: boolean
+  }
 
 /**
  * What accounting says about one job.
@@ -179,8 +187,13 @@ export interface Dialect {
   readonly parseJobId: (output: string) => string | undefined
   /** Whether a refused submission may succeed if tried again as it is (controller busy). */
   readonly submitRetryable: (output: string) => boolean
-  /** Asks for the state of many jobs. */
-  readonly stat: ManyJobsCommand<StatResult>
+  /**
+   * Asks for the state of many jobs; `fallback` is asked instead, for the layer's lifetime, once
+   * the first command's reply says it is `unsupported` (PBS Pro's `qstat -F json` → text).
+   */
+  readonly stat: ManyJobsCommand<StatResult> & {
+    readonly fallback?: ManyJobsCommand<StatResult>
+  }
   /** Accounting commands, tried in order for jobs that left the queue; first answer wins. */
   readonly accounting: ReadonlyArray<ManyJobsCommand<ReadonlyMap<string, AccountingRecord>>>
   /**

@@ -1,17 +1,19 @@
 /**
- * The LSF backend (IBM Spectrum LSF, OpenLava): `bsub`, `bjobs`, `bacct`, `bkill`, `lshosts`
- * over any `Transport`, through the shared batch flow (`Batch`).
+ * The LSF backend (IBM Spectrum LSF 10, the default; OpenLava 3 with `flavour: "openlava"`):
+ * `bsub`, `bjobs`, `bacct` or `bhist`, `bkill`, `lshosts` or `bhosts` over any `Transport`,
+ * through the shared batch flow (`Batch`).
  *
- * - Submit: `bsub -J <name> -cwd <job dir> -oo/-eo <private files>`, `-n N -R span[hosts=1]`
- *   for several cores, `-R rusage[mem=<MB>]`, `-W H:MM`, `-q`, `-P`, the job script as the
- *   command (relative to `-cwd` and shell-quoted: LSF has a shell run the command line). The
- *   job's own streams are redirected by the script.
+ * - Submit: `bsub -J <name> -cwd <job dir> -oo/-eo <private files>` (OpenLava, which has none of
+ *   these: `-o`/`-e`, and the job script changes to the job directory, where `bsub` runs),
+ *   `-n N -R span[hosts=1]` for several cores, `-R rusage[mem=<MB>]`, `-W H:MM`, `-q`, `-P`, the
+ *   job script as the command (relative to the job directory and shell-quoted: LSF has a shell
+ *   run the command line). The job's own streams are redirected by the script.
  * - State: one `bjobs -a -l` for every job polled in the same moment; a `DONE` or `EXIT` job
- *   brings its end and usage with it (exit code, signal, `TERM_*` reasons: see `LsfParse`). A job
- *   `bjobs` has forgotten (`Job <N> is not found`) is read from `bacct -l`, all of them in one
- *   call.
+ *   brings its end and usage with it (exit code, signal, `TERM_*` reasons, OpenLava's 128+N read
+ *   with its run limit: see `LsfParse`). A job `bjobs` has forgotten (`Job <N> is not found`) is
+ *   read from `bacct -l` (OpenLava: `bhist -l`), all of them in one call.
  * - Resource status: `bjobs -u all -w` (counts, and the cores of running jobs from every
- *   `EXEC_HOST` token) and `lshosts -w` (total cores).
+ *   `EXEC_HOST` token) and `lshosts -w` (total cores; OpenLava: `bhosts -w`, free job slots).
  *
  * @since 0.1.0
  * @module
@@ -40,14 +42,20 @@ const Word = Schema.String.pipe(
 
 /**
  * The configuration of an LSF resource: the shared static attributes and batch fields, command
- * overrides (`bsub`, `bjobs`, `bacct`, `bkill`, `lshosts`), `queue` and `project`.
+ * overrides (`bsub`, `bjobs`, `bacct`, `bhist`, `bkill`, `lshosts`, `bhosts`), the variant
+ * (`flavour`: `lsf`, the default, or `openlava`), `queue` and `project`.
  *
  * @since 0.1.0
  * @category schemas
  */
 export class LsfConfig extends Schema.Class<LsfConfig>("LsfConfig")({
   ...Batch.BatchConfigFields,
-  commands: Schema.optional(Batch.Commands(["bsub", "bjobs", "bacct", "bkill", "lshosts"])),
+  commands: Schema.optional(
+    Batch.Commands(["bsub", "bjobs", "bacct", "bhist", "bkill", "lshosts", "bhosts"]),
+  ),
+  flavour: Schema.optionalWith(Schema.Literal("lsf", "openlava"), {
+    default: () => "lsf" as const,
+  }),
   queue: Schema.optional(Word),
   project: Schema.optional(Word),
 }) {}
@@ -90,6 +98,31 @@ export const parseStatReply = (reply: Reply): ReturnType<Dialect["stat"]["parse"
   return { _tag: "Listed", jobs }
 }
 
+/** The resource status: queue counts from `bjobs -u all -w`, free cores from the host list. */
+const status = (flavour: LsfParse.Flavour): Dialect["status"] => ({
+  argvs: [
+    ["bjobs", "-u", "all", "-w"],
+    flavour === "openlava" ? ["bhosts", "-w"] : ["lshosts", "-w"],
+  ],
+  parse: ([all, hosts], user) => {
+    // bjobs exits 255 with "No unfinished job found" when the cluster is idle
+    if (
+      all === undefined ||
+      (all.exitCode !== 0 && !/No unfinished job found/i.test(all.stderr + all.stdout))
+    ) {
+      return `bjobs failed: ${lastLine(all?.stderr ?? "") ?? "no reply"}`
+    }
+    const { usedCores, ...counts } = LsfParse.countJobs(all.stdout, user)
+    const answered = hosts !== undefined && hosts.exitCode === 0
+    if (flavour === "openlava") {
+      const free = answered ? LsfParse.parseFreeSlots(hosts.stdout) : undefined
+      return { ...counts, freeSlots: free ?? -1 }
+    }
+    const total = answered ? LsfParse.parseTotalCores(hosts.stdout) : undefined
+    return { ...counts, freeSlots: total === undefined ? -1 : Math.max(0, total - usedCores) }
+  },
+})
+
 /**
  * The LSF dialect for a decoded configuration.
  *
@@ -101,6 +134,7 @@ export const dialect = (config: LsfConfig): Dialect => ({
   maxIds: 200,
   submit: (spec) => ({
     argv: LsfParse.bsubArgv({
+      flavour: config.flavour,
       jobname: spec.app.jobname,
       cores: spec.app.requestedCores,
       memory: spec.app.requestedMemory,
@@ -118,28 +152,13 @@ export const dialect = (config: LsfConfig): Dialect => ({
   submitRetryable: LsfParse.bsubRetryable,
   findByTag: tagLister(() => LsfParse.bjobsAllArgv, LsfParse.parseTaggedJobs, /No job found/i),
   stat: { argv: LsfParse.bjobsArgv, parse: parseStatReply },
-  accounting: [{
-    argv: LsfParse.bacctArgv,
-    parse: (reply) => LsfParse.parseBacctLong(reply.stdout),
-  }],
+  accounting: [
+    config.flavour === "openlava"
+      ? { argv: LsfParse.bhistArgv, parse: (reply) => LsfParse.parseBhistLong(reply.stdout) }
+      : { argv: LsfParse.bacctArgv, parse: (reply) => LsfParse.parseBacctLong(reply.stdout) },
+  ],
   cancel: { argv: LsfParse.bkillArgv },
-  status: {
-    argvs: [["bjobs", "-u", "all", "-w"], ["lshosts", "-w"]],
-    parse: ([all, hosts], user) => {
-      // bjobs exits 255 with "No unfinished job found" when the cluster is idle
-      if (
-        all === undefined ||
-        (all.exitCode !== 0 && !/No unfinished job found/i.test(all.stderr + all.stdout))
-      ) {
-        return `bjobs failed: ${lastLine(all?.stderr ?? "") ?? "no reply"}`
-      }
-      const { usedCores, ...counts } = LsfParse.countJobs(all.stdout, user)
-      const total = hosts !== undefined && hosts.exitCode === 0
-        ? LsfParse.parseTotalCores(hosts.stdout)
-        : undefined
-      return { ...counts, freeSlots: total === undefined ? -1 : Math.max(0, total - usedCores) }
-    },
-  },
+  status: status(config.flavour),
 })
 
 /**

@@ -1,7 +1,14 @@
 /**
- * IBM Spectrum LSF's argvs and pure parsers: `bsub` (job id), `bjobs -l` (state, exit, usage of
- * every job polled in one call), `bacct -l` (accounting for jobs `bjobs` has forgotten),
- * `bkill`, and `bjobs -u all -w` with `lshosts -w` for the resource status.
+ * LSF's argvs and pure parsers, for IBM Spectrum LSF 10 (`lsf`) and OpenLava 3 (`openlava`, an
+ * LSF 7-era fork): `bsub` (job id), `bjobs -l` (state, exit, usage of every job polled in one
+ * call), `bacct -l` (LSF) or `bhist -l` (OpenLava, which has no `bacct`) for jobs `bjobs` has
+ * forgotten, `bkill`, and `bjobs -u all -w` with `lshosts -w` (LSF) or `bhosts -w` (OpenLava)
+ * for the resource status.
+ *
+ * OpenLava's `bsub` has no `-cwd`, `-oo` or `-eo` (`-cwd` reads as `-c wd` and is refused, `-oo
+ * x` as `-o o` with `x` made part of the command, so the job would run the wrong command): the
+ * job script changes to the job directory itself and `-o`/`-e` are used. Its long output starts
+ * `Job Id <N>` rather than `Job <N>`.
  *
  * Long output: LSF wraps `bjobs -l` / `bacct -l` lines at 80 columns and indents the rest by a
  * fixed prefix (21 or 26 spaces, depending on the version); a line that starts with 15 or more
@@ -14,6 +21,13 @@
  * `TERM_SWAP` signal 9 (as SLURM's OUT_OF_MEMORY); otherwise `Exited with exit code N` is N
  * (shell rules: 137 is signal 9), `Exited by signal N` signal N, anything else RemoteError.
  * GC3Pie gave no exit status at all to a job killed by LSF.
+ *
+ * OpenLava records no reason at all: a job it killed ends `Exited with exit code 128+N` (the
+ * wrapper shell's status). Read together with what else it prints, so that the ends match the
+ * other schedulers: exit 140 or 137 (SIGUSR2, then SIGKILL) of a job with a `RUNLIMIT` that ran
+ * at least that long is the batch system's kill (RemoteKill), as is any end after `bhist`'s
+ * `Signal <…> requested by user or administrator` (a cancel through `Lrms.cancelJob` is already
+ * `Cancelled`); otherwise 128+N is signal N, as for any shell.
  *
  * @since 0.1.0
  * @module
@@ -42,12 +56,22 @@ const jobIdRe = /^\d{1,12}(?:\[\d{1,9}\])?$/
 export const isValidJobId = (id: string): boolean => jobIdRe.test(id)
 
 /**
+ * The LSF variant: `lsf` (IBM Spectrum LSF 10) or `openlava` (OpenLava 3, LSF 7-era).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Flavour = "lsf" | "openlava"
+
+/**
  * What goes on a `bsub` command line.
  *
  * @since 0.1.0
  * @category models
  */
 export interface BsubOptions {
+  /** The variant (default `lsf`). */
+  readonly flavour?: Flavour | undefined
   /** `-J`. */
   readonly jobname: string
   /** `-n N -R span[hosts=1]` above one core. */
@@ -60,9 +84,9 @@ export interface BsubOptions {
   readonly queue?: string | undefined
   /** `-P`. */
   readonly project?: string | undefined
-  /** `-cwd`. */
+  /** `-cwd` (LSF); OpenLava runs the job where `bsub` ran, and the job script changes to it. */
   readonly workdir: string
-  /** `-oo` / `-eo`: where LSF writes the job's own stdout and stderr. */
+  /** `-oo` / `-eo` (OpenLava: `-o` / `-e`): where LSF writes the job's own stdout and stderr. */
   readonly output: string
   /** See {@linkcode BsubOptions.output}. */
   readonly error: string
@@ -91,10 +115,10 @@ export const commandWord = (script: string, workdir: string): string => {
 }
 
 /**
- * The `bsub` argv: `-J`, `-cwd`, `-oo`/`-eo` (overwrite), `-n N -R "span[hosts=1]"` for several
- * cores, `-R "rusage[mem=MB]"`, `-W H:MM`, `-q`, `-P`, and the script as the command, as LSF's
- * shell must read it ({@linkcode commandWord}). The other words are `bsub`'s own arguments
- * (passed as an argv, never through a shell).
+ * The `bsub` argv: `-J`, `-cwd`, `-oo`/`-eo` (overwrite; OpenLava: no `-cwd`, `-o`/`-e`),
+ * `-n N -R "span[hosts=1]"` for several cores, `-R "rusage[mem=MB]"`, `-W H:MM`, `-q`, `-P`, and
+ * the script as the command, as LSF's shell must read it ({@linkcode commandWord}). The other
+ * words are `bsub`'s own arguments (passed as an argv, never through a shell).
  *
  * @since 0.1.0
  * @category commands
@@ -103,16 +127,14 @@ export const bsubArgv = (o: BsubOptions): ReadonlyArray<string> => {
   const minutes = o.walltime !== undefined
     ? Math.max(1, Math.ceil(Duration.toMillis(o.walltime) / 60_000))
     : undefined
+  const files = o.flavour === "openlava"
+    ? ["-o", o.output, "-e", o.error]
+    : ["-cwd", o.workdir, "-oo", o.output, "-eo", o.error]
   return [
     "bsub",
     "-J",
     o.jobname,
-    "-cwd",
-    o.workdir,
-    "-oo",
-    o.output,
-    "-eo",
-    o.error,
+    ...files,
     ...(o.cores > 1 ? ["-n", String(o.cores), "-R", "span[hosts=1]"] : []),
     ...(o.memory !== undefined
       ? ["-R", `rusage[mem=${Math.max(1, Math.ceil(o.memory / 1024 ** 2))}]`]
@@ -218,13 +240,24 @@ const eventTimes = (lines: ReadonlyArray<string>, now: Date) => {
   return { submitted, started, completed }
 }
 
+/** A run limit of `bjobs -l` / `bhist -l` (` RUNLIMIT` then ` 1.0 min of vm`), in seconds. */
+const runLimitSeconds = (events: string): number | undefined => {
+  const m = /^RUNLIMIT\s*\n\s*(\d{1,9}(?:\.\d{1,6})?) min\b/m.exec(events)
+  return m === null ? undefined : Number(m[1]) * 60
+}
+
 /**
- * How an `EXIT`ed job ended, from its event text (see the module notes).
+ * How an `EXIT`ed job ended, from its event text and, when known, how long it ran (see the
+ * module notes).
  *
  * @since 0.1.0
  * @category parsing
  */
-export const exitTermination = (events: string): Termination.Termination => {
+export const exitTermination = (
+  events: string,
+  ranSeconds?: number | undefined,
+): Termination.Termination => {
+  const killed = Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL)
   // LSF's reason first: a runlimit kill also says "Exited by signal 12" (the SIGUSR2 it sent)
   if (/TERM_MEMLIMIT|TERM_SWAP/.test(events)) return Termination.signalled(9)
   if (
@@ -232,10 +265,25 @@ export const exitTermination = (events: string): Termination.Termination => {
       events,
     )
   ) {
-    return Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL)
+    return killed
   }
   const code = /Exited with exit code (\d{1,5})/.exec(events)
-  if (code !== null) return Termination.fromShellExit(Number(code[1]))
+  const exit = code !== null ? Number(code[1]) : undefined
+  // OpenLava gives no reason: its kills are told by what else it prints
+  const limit = runLimitSeconds(events)
+  if (
+    (exit === 140 || exit === 137) && limit !== undefined &&
+    (ranSeconds === undefined || ranSeconds >= limit - 1)
+  ) {
+    return killed
+  }
+  if (
+    /Signal <[A-Z0-9]{1,10}> requested by user or administrator/.test(events) &&
+    (exit === undefined || exit > 128)
+  ) {
+    return killed
+  }
+  if (exit !== undefined) return Termination.fromShellExit(exit)
   const signal = /Exited by signal (\d{1,3})/.exec(events)
   if (signal !== null) return Termination.signalled(Number(signal[1]))
   return Termination.signalled(Termination.Signals.RemoteError)
@@ -312,11 +360,11 @@ const secondsBetween = (a: string | undefined, b: string | undefined) =>
     ? undefined
     : Math.max(0, (Date.parse(`${b}Z`) - Date.parse(`${a}Z`)) / 1000)
 
-/** Splits long output into one block of unwrapped lines per `Job <N>` header. */
+/** Splits long output into one block of unwrapped lines per `Job <N>` (OpenLava: `Job Id <N>`). */
 const jobBlocks = (text: string): Array<{ id: string; lines: Array<string> }> => {
   const blocks: Array<{ id: string; lines: Array<string> }> = []
   for (const line of unwrap(text)) {
-    const head = /^Job <(\d{1,12}(?:\[\d{1,9}\])?)>/.exec(line.trim())
+    const head = /^Job (?:Id )?<(\d{1,12}(?:\[\d{1,9}\])?)>/.exec(line.trim())
     if (head !== null) blocks.push({ id: head[1]!, lines: [line.trim()] })
     else if (blocks.length > 0) blocks.at(-1)!.lines.push(line.trim())
   }
@@ -348,7 +396,7 @@ export const parseBjobsLong = (
       termination: status === "DONE"
         ? Termination.exited(0)
         : status === "EXIT"
-        ? exitTermination(text)
+        ? exitTermination(text, secondsBetween(started, completed))
         : undefined,
       usage: usage({
         cpu: cpu !== undefined ? Number(cpu) : undefined,
@@ -409,12 +457,63 @@ export const parseBacctLong = (
     out.set(id, {
       state: "TERMINATING",
       native: status,
-      termination: status === "DONE" ? Termination.exited(0) : exitTermination(text),
+      termination: status === "DONE"
+        ? Termination.exited(0)
+        : exitTermination(text, secondsBetween(started, completed)),
       usage: usage({ cpu, memory, submitted, started, completed }),
     })
   }
   return out
 }
+
+/**
+ * Parses `bhist -l` output (OpenLava's accounting: it has no `bacct`): per finished job the end
+ * (`Done successfully`, `Exited with exit code N`, or a bare `Exited` for a job killed before it
+ * ran), CPU time, and the submission, dispatch and end times. `bhist` prints no status and no
+ * memory; jobs still pending or running are left out.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseBhistLong = (
+  stdout: string,
+  now: Date = new Date(),
+): ReadonlyMap<string, LsfRecord> => {
+  const out = new Map<string, LsfRecord>()
+  for (const { id, lines } of jobBlocks(stdout)) {
+    const events = lines.map((l) => eventRe.exec(l)?.[2] ?? "")
+    const done = events.some((e) => /^Done successfully/.test(e))
+    const exited = events.some((e) => /^Exited\b/.test(e))
+    if (!done && !exited) continue
+    const text = lines.join("\n")
+    const { submitted, started, completed } = eventTimes(lines, now)
+    const cpu = /The CPU time used is ([\d.]{1,20}) seconds/.exec(text)?.[1]
+    out.set(id, {
+      state: "TERMINATING",
+      native: done ? "DONE" : "EXIT",
+      termination: done
+        ? Termination.exited(0)
+        : exitTermination(text, secondsBetween(started, completed)),
+      usage: usage({
+        cpu: cpu !== undefined ? Number(cpu) : undefined,
+        memory: undefined,
+        submitted,
+        started,
+        completed,
+      }),
+    })
+  }
+  return out
+}
+
+/**
+ * The `bhist -l` argv for many jobs (OpenLava's accounting).
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const bhistArgv = (ids: ReadonlyArray<string>): ReadonlyArray<string> | undefined =>
+  ids.length > 0 && ids.every(isValidJobId) ? ["bhist", "-l", ...new Set(ids)] : undefined
 
 /**
  * The `bjobs -l` argv for many jobs (`-a` keeps finished ones listed until LSF cleans them).
@@ -443,7 +542,7 @@ export const bjobsAllArgv: ReadonlyArray<string> = ["bjobs", "-a", "-l"]
 export const parseTaggedJobs = (stdout: string): ReadonlyMap<string, string> => {
   const out = new Map<string, string>()
   for (const { id, lines } of jobBlocks(stdout)) {
-    const tag = /Output File(?: \(overwrite\))? <[^>]*\/job\.([^/>]+)\/\.lrms\//.exec(
+    const tag = /Output File(?: \(overwrite\))? ?<[^>]*\/job\.([^/>]+)\/\.lrms\//.exec(
       lines.join(" "),
     )?.[1]
     if (tag !== undefined) out.set(tag, id)
@@ -513,6 +612,27 @@ export const countJobs = (
       }
     })
   return { ...tally(rows), usedCores }
+}
+
+/**
+ * Free job slots from `bhosts -w` (`HOST_NAME STATUS JL/U MAX NJOBS RUN SSUSP USUSP RSV`): `MAX
+ * − NJOBS` of every host whose status is `ok`; a host that is closed, unavailable or without a
+ * limit (`-`) counts nothing. `undefined` when no host line is readable.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseFreeSlots = (stdout: string): number | undefined => {
+  let free: number | undefined
+  for (const raw of stdout.split(/\r?\n/).slice(1)) {
+    const f = raw.trim().split(/\s+/)
+    if (f.length < 5) continue
+    free ??= 0
+    if (f[1] === "ok" && /^\d{1,6}$/.test(f[3]!) && /^\d{1,6}$/.test(f[4]!)) {
+      free += Math.max(0, Number(f[3]) - Number(f[4]))
+    }
+  }
+  return free
 }
 
 /**

@@ -8,9 +8,11 @@
  *   while it runs (PBS would spool `-o` files on the node until the end).
  * - State: one `qstat -f` (PBS Pro: `qstat -x -f`, which keeps finished jobs) for every job
  *   polled in the same moment; a completed job's `exit_status` and `resources_used.*` come with
- *   it. A job `qstat` has forgotten is read from `tracejob` (one call per job: it takes one id).
- *   Torque's negative exit statuses are kept (GC3Pie lost them), PBS Pro's `qstat -x -f` is
- *   parsed (GC3Pie's parser always failed).
+ *   it. A job `qstat` has forgotten is read from `tracejob` (one call per job: it takes one id;
+ *   it reads the server's logs, which only a PBS administrator may, so on PBS Pro the history
+ *   of `qstat -x` is what finished jobs are read from). Negative exit statuses are read in the
+ *   variant's codes (GC3Pie lost them); PBS Pro's `qstat -x -f -F json` is parsed, and its text
+ *   format where the client has no `-F json` (GC3Pie's parser always failed).
  * - Resource status: `qstat -a` (parsed by the columns it prints; GC3Pie's regex expected other
  *   columns and always counted 0) and `pbsnodes -a` (free cores).
  *
@@ -70,10 +72,11 @@ const lastLine = (text: string) =>
   text.split("\n").map((l) => l.trim()).filter((l) => l !== "").at(-1)
 
 /**
- * Reads `qstat -f`'s reply for the ids asked: the jobs it lists (matched by sequence number).
- * Torque exits 153 when one of several ids is unknown but still lists the others: only a reply
- * whose every complaint is an unknown id counts as an answer; any other failure (server down)
- * is a failure.
+ * Reads `qstat -f`'s reply (text, or PBS Pro's `-F json`) for the ids asked: the jobs it lists
+ * (matched by sequence number), exit statuses read in the variant's codes. Torque and PBS Pro
+ * exit 153 when one of several ids is unknown but still list the others: only a reply whose
+ * every complaint is an unknown id counts as an answer; a client that does not know an option is
+ * `unsupported`; any other failure (server down) is a failure.
  *
  * @since 0.1.0
  * @category parsing
@@ -81,6 +84,7 @@ const lastLine = (text: string) =>
 export const parseStatReply = (
   reply: Reply,
   ids: ReadonlyArray<string>,
+  flavour: PbsParse.Flavour = "torque",
 ): ReturnType<Dialect["stat"]["parse"]> => {
   const complaints = reply.stderr.split("\n").map((l) => l.trim()).filter((l) => l !== "")
   const onlyUnknown = complaints.every((l) => /Unknown Job Id|does not exist|not found/i.test(l))
@@ -88,10 +92,12 @@ export const parseStatReply = (
     return {
       _tag: "Failed",
       message: lastLine(reply.stderr) ?? `qstat exited with code ${reply.exitCode}`,
+      unsupported: PbsParse.optionUnsupported(reply.exitCode, reply.stdout, reply.stderr),
     }
   }
   const jobs = new Map<string, StatRecord>()
-  for (const [id, r] of PbsParse.byRequestedId(PbsParse.parseQstatFull(reply.stdout), ids)) {
+  const parsed = PbsParse.parseQstatFull(reply.stdout, flavour)
+  for (const [id, r] of PbsParse.byRequestedId(parsed, ids)) {
     jobs.set(id, {
       state: r.state,
       native: r.native,
@@ -108,7 +114,11 @@ export const parseStatReply = (
  * @category constructors
  */
 export const dialect = (config: PbsConfig): Dialect => {
-  const qstatFull = PbsParse.qstatFullArgv(config.flavour)
+  const { flavour } = config
+  const text = {
+    argv: PbsParse.qstatFullArgv(flavour),
+    parse: (reply: Reply, ids: ReadonlyArray<string>) => parseStatReply(reply, ids, flavour),
+  }
   return {
     name: BACKEND,
     maxIds: 200,
@@ -129,8 +139,11 @@ export const dialect = (config: PbsConfig): Dialect => {
     }),
     parseJobId: PbsParse.parseQsubJobId,
     submitRetryable: PbsParse.qsubRetryable,
-    findByTag: tagLister(() => PbsParse.qstatAllFullArgv(config.flavour), PbsParse.parseTaggedJobs),
-    stat: { argv: qstatFull, parse: parseStatReply },
+    findByTag: tagLister(() => PbsParse.qstatAllFullArgv(flavour), PbsParse.parseTaggedJobs),
+    // PBS Pro: JSON where the client has it (no wrapping, no quoting to undo), else text
+    stat: flavour === "pbspro"
+      ? { argv: PbsParse.qstatFullArgv(flavour, "json"), parse: text.parse, fallback: text }
+      : text,
     // a job qstat lists as completed brings its exit status and usage; tracejob is for those
     // qstat has forgotten
     accounting: [
@@ -138,7 +151,7 @@ export const dialect = (config: PbsConfig): Dialect => {
         argv: PbsParse.tracejobArgv,
         idsPerCall: 1,
         parse: (reply, ids) => {
-          const r = PbsParse.parseTracejob(reply.stdout)
+          const r = PbsParse.parseTracejob(reply.stdout, flavour)
           return new Map(r !== undefined && ids[0] !== undefined ? [[ids[0], r]] : [])
         },
       },

@@ -5,10 +5,17 @@
  * resource status.
  *
  * Exit statuses: 0–255 is the job's own exit; above 256 the job was killed by signal
- * `status − 256` (Torque and PBS Pro); negative values are the server's `JOB_EXEC_*` codes:
- * Torque's −10/−11/−12 (memory, walltime, CPU time over the limit) are the batch system's kills
- * (`RemoteKill`, exit 75), any other negative code means the job could not run (`RemoteError`).
- * GC3Pie's tracejob regex accepted no minus sign and lost them; its PBS Pro parser always failed.
+ * `status − 256` (Torque and PBS Pro); negative values are the server's `JOB_EXEC_*` codes, which
+ * differ between the variants. Torque's −10/−11/−12 (memory, walltime, CPU time over the limit)
+ * and PBS Pro's −24/−25/−28/−29 (`JOB_EXEC_KILL_NCPUS_BURST`, `_NCPUS_SUM`, `_CPUT`,
+ * `_WALLTIME`) are the batch system's kills (`RemoteKill`, exit 75); PBS Pro's −26/−27
+ * (`JOB_EXEC_KILL_VMEM`, `_MEM`) are signal 9, as SLURM's `OUT_OF_MEMORY` and LSF's
+ * `TERM_MEMLIMIT`; any other negative code means the job could not run (`RemoteError`). (On PBS
+ * Pro −11 is `JOB_EXEC_RERUN`, not a walltime kill.) GC3Pie's tracejob regex accepted no minus
+ * sign and lost them; its PBS Pro parser always failed.
+ *
+ * `qstat -f -F json` (PBS Pro) is read as well as the text format: its nested objects
+ * (`resources_used`, `Resource_List`) become the same dotted attribute names.
  *
  * Memory: PBS's `kb`, `mb`, `gb`, `tb` are 1024-based (GC3Pie read them as 1000s).
  *
@@ -142,18 +149,32 @@ export const qsubRetryable = (output: string): boolean =>
 // Exit statuses, memory, times
 // =============================================================================
 
+/** The `JOB_EXEC_*` codes of the batch system's limit kills, per variant. */
+const limitKills: Readonly<Record<Flavour, ReadonlyArray<number>>> = {
+  torque: [-10, -11, -12],
+  pbspro: [-24, -25, -28, -29],
+}
+const memoryKills: Readonly<Record<Flavour, ReadonlyArray<number>>> = {
+  torque: [],
+  pbspro: [-26, -27],
+}
+
 /**
- * How a job ended, from its PBS exit status (see the module notes).
+ * How a job ended, from its PBS exit status, read in the variant's codes (see the module notes).
  *
  * @since 0.1.0
  * @category parsing
  */
-export const terminationOf = (status: number): Termination.Termination => {
+export const terminationOf = (
+  status: number,
+  flavour: Flavour = "torque",
+): Termination.Termination => {
   if (status >= 0 && status <= 255) return Termination.fromShellExit(status)
   if (status > 256 && status < 256 + 128) return Termination.signalled(status - 256)
-  if (status === -10 || status === -11 || status === -12) {
+  if (limitKills[flavour].includes(status)) {
     return Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL)
   }
+  if (memoryKills[flavour].includes(status)) return Termination.signalled(9)
   return Termination.signalled(Termination.Signals.RemoteError)
 }
 
@@ -303,15 +324,8 @@ const usageOf = (a: ReadonlyMap<string, string>, prefix = "pbs"): Job.Usage => {
   })
 }
 
-/**
- * Parses `qstat -f` / `qstat -x -f` output (Torque, PBS Pro, and Slurm's PBS wrappers): one
- * record per `Job Id:` block, `key = value` attribute lines, long values continued on the next
- * lines (Torque wraps them, indented by a tab). Keyed by the job id as printed.
- *
- * @since 0.1.0
- * @category parsing
- */
-export const parseQstatFull = (stdout: string): ReadonlyMap<string, QstatRecord> => {
+/** The `Job Id:` blocks of `qstat -f`'s text format: id and attributes, long values joined. */
+const textBlocks = (stdout: string): Array<{ id: string; attrs: Map<string, string> }> => {
   const blocks: Array<{ id: string; attrs: Map<string, string> }> = []
   let current: { id: string; attrs: Map<string, string> } | undefined
   let lastKey: string | undefined
@@ -332,6 +346,57 @@ export const parseQstatFull = (stdout: string): ReadonlyMap<string, QstatRecord>
       current.attrs.set(lastKey, current.attrs.get(lastKey)! + raw.trim())
     }
   }
+  return blocks
+}
+
+/**
+ * The jobs of `qstat -f -F json`'s reply (`{"Jobs": {"<id>": {...}}}`): nested objects become
+ * dotted names (`resources_used.walltime`), numbers their decimal text. Text that is not such
+ * JSON yields no job.
+ */
+const jsonBlocks = (stdout: string): Array<{ id: string; attrs: Map<string, string> }> => {
+  let doc: unknown
+  try {
+    doc = JSON.parse(stdout)
+  } catch {
+    return []
+  }
+  const jobs = typeof doc === "object" && doc !== null
+    ? (doc as { readonly Jobs?: unknown }).Jobs
+    : undefined
+  if (typeof jobs !== "object" || jobs === null) return []
+  const flatten = (value: unknown, prefix: string, into: Map<string, string>) => {
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) {
+        flatten(v, prefix === "" ? k : `${prefix}.${k}`, into)
+      }
+    } else if (typeof value === "string" || typeof value === "number") {
+      into.set(prefix, String(value))
+    } else if (typeof value === "boolean") {
+      into.set(prefix, value ? "True" : "False")
+    }
+  }
+  return Object.entries(jobs).map(([id, attributes]) => {
+    const attrs = new Map<string, string>()
+    flatten(attributes, "", attrs)
+    return { id, attrs }
+  })
+}
+
+/**
+ * Parses `qstat -f` / `qstat -x -f` output (Torque, PBS Pro, and Slurm's PBS wrappers): one
+ * record per `Job Id:` block, `key = value` attribute lines, long values continued on the next
+ * lines (Torque wraps them, indented by a tab); or PBS Pro's `-F json`, told by its opening
+ * brace. Keyed by the job id as printed; exit statuses read in the variant's codes.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseQstatFull = (
+  stdout: string,
+  flavour: Flavour = "torque",
+): ReadonlyMap<string, QstatRecord> => {
+  const blocks = stdout.trimStart().startsWith("{") ? jsonBlocks(stdout) : textBlocks(stdout)
   const out = new Map<string, QstatRecord>()
   for (const { id, attrs } of blocks) {
     if (!jobIdRe.test(id)) continue
@@ -346,7 +411,7 @@ export const parseQstatFull = (stdout: string): ReadonlyMap<string, QstatRecord>
       state,
       native,
       termination: status !== undefined && state === "TERMINATING"
-        ? terminationOf(status)
+        ? terminationOf(status, flavour)
         : undefined,
       usage: usageOf(attrs),
       attributes: attrs,
@@ -363,11 +428,29 @@ export const parseQstatFull = (stdout: string): ReadonlyMap<string, QstatRecord>
  */
 export const qstatFullArgv = (
   flavour: Flavour,
+  format: "text" | "json" = "text",
 ): (ids: ReadonlyArray<string>) => ReadonlyArray<string> | undefined =>
 (ids) =>
   ids.length > 0 && ids.every(isValidJobId)
-    ? ["qstat", ...(flavour === "pbspro" ? ["-x"] : []), "-f", ...new Set(ids)]
+    ? [
+      "qstat",
+      ...(flavour === "pbspro" ? ["-x"] : []),
+      "-f",
+      ...(format === "json" ? ["-F", "json"] : []),
+      ...new Set(ids),
+    ]
     : undefined
+
+/**
+ * Whether a failed `qstat` reply says the client does not know an option (`-F json` on a server
+ * older than PBS Pro 13, or Torque): the text format must be used instead.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const optionUnsupported = (exitCode: number, stdout: string, stderr: string): boolean =>
+  exitCode !== 0 && !stdout.includes("{") &&
+  /invalid option|illegal option|unrecognized option|unknown option|usage:/i.test(stderr)
 
 /**
  * Every job `qstat -f` lists (PBS Pro: `-x`, finished ones too), for finding jobs by tag.
@@ -478,7 +561,10 @@ export interface TracejobRecord {
  * @since 0.1.0
  * @category parsing
  */
-export const parseTracejob = (stdout: string): TracejobRecord | undefined => {
+export const parseTracejob = (
+  stdout: string,
+  flavour: Flavour = "torque",
+): TracejobRecord | undefined => {
   const attrs = new Map<string, string>()
   let status: number | undefined
   for (const raw of stdout.split(/\r?\n/)) {
@@ -506,7 +592,7 @@ export const parseTracejob = (stdout: string): TracejobRecord | undefined => {
   return {
     state: "TERMINATING",
     native: `Exit_status=${status}`,
-    termination: terminationOf(status),
+    termination: terminationOf(status, flavour),
     usage: usageOf(attrs),
   }
 }
