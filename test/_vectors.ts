@@ -1,6 +1,7 @@
 /**
  * The test vectors kept in the repository (`test/data/vectors/`): GC3Pie's, from gc3pie.json,
- * and the outputs recorded from real servers (`$ cmd`, output, `[rc=N]` blocks). A missing file
+ * and the outputs recorded from real servers (`$ cmd`, output, `[rc=N]` or `rc=N` blocks; `===
+ * label ===` lines between them are not output). A missing file
  * fails the test that needs it, saying where it was expected.
  */
 
@@ -29,20 +30,29 @@ export interface Block {
   readonly cmd: string
   readonly output: string
   readonly rc: number | undefined
+  /** The `=== label ===` line before it, if any. */
+  readonly label?: string | undefined
 }
 
 /** Splits a recorded file into `$ cmd` / output / `[rc=N]` blocks. */
 export const parseBlocks = (file: string, text: string): ReadonlyArray<Block> => {
   const blocks: Array<Block> = []
   let cmd: string | undefined
+  let label: string | undefined
   let out: Array<string> = []
   const flush = (rc: number | undefined) => {
-    if (cmd !== undefined) blocks.push({ file, cmd, output: out.join("\n"), rc })
+    if (cmd !== undefined) blocks.push({ file, cmd, output: out.join("\n"), rc, label })
     cmd = undefined
     out = []
   }
   for (const line of text.split("\n")) {
-    const rc = /^\[rc=(\d+)\]$/.exec(line)
+    const heading = /^=== (.*) ===$/.exec(line)
+    if (heading !== null && cmd === undefined) {
+      label = heading[1]
+      continue
+    }
+    // `[rc=N]`, or `rc=N` (the recorders of test/services/*-record.sh)
+    const rc = /^\[?rc=(\d+)\]?$/.exec(line)
     if (line.startsWith("$ ")) {
       flush(undefined)
       cmd = line.slice(2)

@@ -11,6 +11,8 @@ import * as Lsf from "../backends/lsf/LsfParse.ts"
 import * as Termination from "../src/Termination.ts"
 import { type Block, recorded } from "./_vectors.ts"
 
+const OWN = "recorded-openlava.txt"
+
 const KIT = "vectors-openlava-kit.txt"
 const NOW = new Date("2026-12-02T12:00:00Z")
 const killed = Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL)
@@ -59,6 +61,11 @@ Deno.test("OpenLava: a run-limit kill (exit 140 with RUNLIMIT, 61 s of a 1 min l
     Termination.signalled(12),
   )
   deepStrictEqual(Lsf.exitTermination(`RUNLIMIT\n5.0 min of vm\n${own}`, 300), killed)
+  // over its -M limit: 130 with a MEMLIMIT block, as a memory kill
+  deepStrictEqual(
+    Lsf.exitTermination("MEMLIMIT\n50 M\nExited with exit code 130."),
+    Termination.signalled(9),
+  )
 })
 
 Deno.test("OpenLava: bkill shows as 130 in bjobs, and as a requested signal in bhist", async () => {
@@ -146,4 +153,43 @@ Deno.test("OpenLava: the tag of a job is read from its Output File even where bj
     "                     ms/sched.err>;",
   ].join("\n")
   deepStrictEqual([...Lsf.parseTaggedJobs(text)], [["abc", "7"]])
+})
+
+Deno.test("OpenLava (recorded by test/services/lsf-record.sh): every end, in bjobs -l and bhist -l", async () => {
+  const blocks = await recorded(OWN)
+  const end = async (label: string) => {
+    const read = (kind: "bjobs" | "bhist") => {
+      const b = blocks.find((x) => x.label === `${kind} -l, ${label}`)
+      ok(b !== undefined, `no "${kind} -l, ${label}" block`)
+      const parse = kind === "bjobs" ? Lsf.parseBjobsLong : Lsf.parseBhistLong
+      const records = [...parse(b.output, NOW).values()]
+      strictEqual(records.length, 1, `${kind} -l, ${label}`)
+      return records[0]!
+    }
+    return { bjobs: read("bjobs"), bhist: read("bhist") }
+  }
+  const expect: ReadonlyArray<[string, Termination.Termination]> = [
+    ["NORMAL", Termination.exited(0)],
+    ["OUTERR", Termination.exited(0)],
+    ["CDJOB", Termination.exited(0)],
+    ["STDIN", Termination.exited(0)],
+    ["CPU", Termination.exited(0)],
+    ["EXIT3", Termination.exited(3)],
+    ["KILL9", Termination.signalled(9)],
+    ["run limit", killed],
+    ["-M 50 MB job holding 300 MB", Termination.signalled(9)],
+  ]
+  for (const [label, termination] of expect) {
+    const { bjobs, bhist } = await end(label)
+    deepStrictEqual(bjobs.termination, termination, `bjobs -l, ${label}`)
+    deepStrictEqual(bhist.termination, termination, `bhist -l, ${label}`)
+    deepStrictEqual(bjobs.usage.cpuTime, bhist.usage.cpuTime, `${label}: the same CPU time`)
+  }
+  // bkilled by someone else: bjobs cannot tell it from SIGINT, bhist names the request
+  const tokill = await end("TOKILL")
+  deepStrictEqual(tokill.bjobs.termination, Termination.signalled(2))
+  deepStrictEqual(tokill.bhist.termination, killed)
+  deepStrictEqual((await end("HELD")).bhist.termination, killed)
+  const cpu = await end("CPU")
+  ok(Duration.toSeconds(cpu.bjobs.usage.cpuTime!) > 0, "a CPU-bound job used CPU time")
 })

@@ -8,7 +8,8 @@
  * OpenLava's `bsub` has no `-cwd`, `-oo` or `-eo` (`-cwd` reads as `-c wd` and is refused, `-oo
  * x` as `-o o` with `x` made part of the command, so the job would run the wrong command): the
  * job script changes to the job directory itself and `-o`/`-e` are used. Its long output starts
- * `Job Id <N>` rather than `Job <N>`.
+ * `Job Id <N>` rather than `Job <N>`. The job does not always start where `bsub` ran: the
+ * script is given by its absolute path.
  *
  * Long output: LSF wraps `bjobs -l` / `bacct -l` lines at 80 columns and indents the rest by a
  * fixed prefix (21 or 26 spaces, depending on the version); a line that starts with 15 or more
@@ -27,7 +28,8 @@
  * other schedulers: exit 140 or 137 (SIGUSR2, then SIGKILL) of a job with a `RUNLIMIT` that ran
  * at least that long is the batch system's kill (RemoteKill), as is any end after `bhist`'s
  * `Signal <…> requested by user or administrator` (a cancel through `Lrms.cancelJob` is already
- * `Cancelled`); otherwise 128+N is signal N, as for any shell.
+ * `Cancelled`); a 128+N end with a `MEMLIMIT` block and no requested signal is the memory limit
+ * (signal 9, as `TERM_MEMLIMIT`); otherwise 128+N is signal N, as for any shell.
  *
  * @since 0.1.0
  * @module
@@ -110,9 +112,12 @@ const plainWord = /^[A-Za-z0-9_./-]+$/
 export const commandWord = (script: string, workdir: string): string => {
   const dir = workdir.endsWith("/") ? workdir : `${workdir}/`
   const rest = script.startsWith(dir) ? script.slice(dir.length).replace(/^\/+/, "") : ""
-  const path = rest !== "" ? `./${rest}` : script
-  return plainWord.test(path) && !path.startsWith("-") ? path : Shell.quote(path)
+  return shellWord(rest !== "" ? `./${rest}` : script)
 }
+
+/** A path as a shell must read it: as it is when plain, else quoted. */
+const shellWord = (path: string): string =>
+  plainWord.test(path) && !path.startsWith("-") ? path : Shell.quote(path)
 
 /**
  * The `bsub` argv: `-J`, `-cwd`, `-oo`/`-eo` (overwrite; OpenLava: no `-cwd`, `-o`/`-e`),
@@ -144,7 +149,8 @@ export const bsubArgv = (o: BsubOptions): ReadonlyArray<string> => {
       : []),
     ...(o.queue !== undefined ? ["-q", o.queue] : []),
     ...(o.project !== undefined ? ["-P", o.project] : []),
-    commandWord(o.script, o.workdir),
+    // OpenLava may start the job elsewhere than where bsub ran: the script's absolute path
+    o.flavour === "openlava" ? shellWord(o.script) : commandWord(o.script, o.workdir),
   ]
 }
 
@@ -276,6 +282,13 @@ export const exitTermination = (
     (ranSeconds === undefined || ranSeconds >= limit - 1)
   ) {
     return killed
+  }
+  // a job over its -M limit ends 128+N with a MEMLIMIT block and no requested signal
+  if (
+    exit !== undefined && exit > 128 && /^MEMLIMIT\s*$/m.test(events) &&
+    !/Signal <[A-Z0-9]{1,10}> requested/.test(events)
+  ) {
+    return Termination.signalled(9)
   }
   if (
     /Signal <[A-Z0-9]{1,10}> requested by user or administrator/.test(events) &&
