@@ -157,7 +157,7 @@ Deno.test("OpenLava: the tag of a job is read from its Output File even where bj
 
 Deno.test("OpenLava (recorded by test/services/lsf-record.sh): every end, in bjobs -l and bhist -l", async () => {
   const blocks = await recorded(OWN)
-  const end = async (label: string) => {
+  const end = (label: string) => {
     const read = (kind: "bjobs" | "bhist") => {
       const b = blocks.find((x) => x.label === `${kind} -l, ${label}`)
       ok(b !== undefined, `no "${kind} -l, ${label}" block`)
@@ -180,16 +180,16 @@ Deno.test("OpenLava (recorded by test/services/lsf-record.sh): every end, in bjo
     ["-M 50 MB job holding 300 MB", Termination.signalled(9)],
   ]
   for (const [label, termination] of expect) {
-    const { bjobs, bhist } = await end(label)
+    const { bjobs, bhist } = end(label)
     deepStrictEqual(bjobs.termination, termination, `bjobs -l, ${label}`)
     deepStrictEqual(bhist.termination, termination, `bhist -l, ${label}`)
     deepStrictEqual(bjobs.usage.cpuTime, bhist.usage.cpuTime, `${label}: the same CPU time`)
   }
   // bkilled by someone else: bjobs cannot tell it from SIGINT, bhist names the request
-  const tokill = await end("TOKILL")
+  const tokill = end("TOKILL")
   deepStrictEqual(tokill.bjobs.termination, Termination.signalled(2))
   deepStrictEqual(tokill.bhist.termination, killed)
-  deepStrictEqual((await end("HELD")).bhist.termination, killed)
-  const cpu = await end("CPU")
+  deepStrictEqual((end("HELD")).bhist.termination, killed)
+  const cpu = end("CPU")
   ok(Duration.toSeconds(cpu.bjobs.usage.cpuTime!) > 0, "a CPU-bound job used CPU time")
 })
