@@ -163,9 +163,15 @@ export const checks = (o: RealBatchOptions): void => {
   test(
     "more cores than the node has: a definite SubmitRejected, not recoverable",
     Effect.gen(function* () {
-      const e = yield* Effect.flip(
+      const r = yield* Effect.either(
         Lrms.submitJob(yield* app({ arguments: ["true"], requestedCores: o.nodeCores * 2 })),
       )
+      if (r._tag === "Right") {
+        // accepted, to wait for ever: take it back before failing
+        yield* Effect.flatMap(Lrms.cancelJob(r.right), Lrms.free)
+      }
+      ok(r._tag === "Left", "a job larger than the node is refused at submission")
+      const e = r.left
       strictEqual(e.reason, "SubmitRejected", e.message)
       strictEqual(e.recoverable, false, e.message)
     }),
