@@ -125,6 +125,14 @@ Deno.test("OpenLava: bsub's argv has no -cwd/-oo/-eo (OpenLava misreads them), L
   const lava = Lsf.bsubArgv({ ...base, flavour: "openlava" })
   for (const flag of ["-cwd", "-oo", "-eo"]) ok(!lava.includes(flag), flag)
   deepStrictEqual(lava.slice(0, 7), ["bsub", "-J", "j", "-o", base.output, "-e", base.error])
+  // OpenLava may start the job elsewhere than where bsub ran (found on the real server: a
+  // relative ./.lrms/job.sh was "not found"): the script goes by its absolute path
+  strictEqual(lava.at(-1), base.script)
+  strictEqual(Lsf.bsubArgv(base).at(-1), "./job.sh")
+  strictEqual(
+    Lsf.bsubArgv({ ...base, flavour: "openlava", script: "/tmp/a b/job.sh" }).at(-1),
+    "'/tmp/a b/job.sh'",
+  )
   ok(Lsf.bsubArgv(base).includes("-cwd"))
   // what OpenLava said to LSF 10's argv, and to its own
   const refused = await nth(
