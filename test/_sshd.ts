@@ -79,6 +79,12 @@ export const keyAuth: Layer.Layer<Auth.Auth, LrmsError> = Auth.sshKey({
   keyFile: sshd?.key ?? "/nonexistent",
 })
 
+/** Password login as the test password user (another user than {@linkcode keyAuth}'s). */
+export const pwAuth: Layer.Layer<Auth.Auth, LrmsError> = Auth.password({
+  user: sshd?.pwUser ?? "nobody",
+  password: sshd?.password ?? "",
+})
+
 /** Runs a command of test/services/sshd-ctl.sh (drop, stop, start). */
 export const sshdCtl = (what: "drop" | "stop" | "start"): void => {
   const out = new Deno.Command("bash", {

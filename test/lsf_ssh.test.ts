@@ -1,6 +1,7 @@
 /**
  * The LSF backend in the OpenLava flavour on the real OpenLava 3.3.3 of test/services/lsf-up.sh,
- * over SSH as the test user lrmskey (its commands on the default PATH, as on an LSF site): the
+ * over SSH as the test user lrmspw (the local-transport suites run as lrmskey at the same
+ * time, and the status checks count their user's jobs) (its commands on the default PATH, as on an LSF site): the
  * contract suite and the real-scheduler checks (exit 3, signal 9, a one-minute run limit,
  * cancel while queued and running, a request over the node's slots, usage as `bhist -l`
  * reports it, 50 jobs in one `bjobs`).
@@ -10,7 +11,7 @@ import * as Lsf from "../backends/lsf/Lsf.ts"
 import { suite } from "./contract/LrmsContract.ts"
 import { checks } from "./_real_batch.ts"
 import { lsf, lsfTest } from "./_lsf.ts"
-import { keyAuth, sshd, transport } from "./_sshd.ts"
+import { pwAuth, sshd, transport } from "./_sshd.ts"
 
 const config = (dir: string, maxCores: number): Lsf.LsfConfigInput => ({
   name: "openlava-test",
@@ -32,7 +33,7 @@ const denoTest = {
 suite("lsf(openlava)+ssh", {
   makeLayer: ({ dir, maxCores }) =>
     Lsf.layer(config(dir, maxCores)).pipe(Layer.provide(transport())),
-  auth: keyAuth,
+  auth: pwAuth,
   sharedResource: true,
   timeout: "120 seconds",
   denoTest,
@@ -43,7 +44,7 @@ checks({
   denoTest,
   makeLayer: (dir, t) => Lsf.layer(config(dir, 64)).pipe(Layer.provide(t)),
   transport: () => transport(),
-  auth: keyAuth,
+  auth: pwAuth,
   statCommand: "bjobs",
   walltime: "1 minute",
   nodeCores: lsf?.slots ?? 8,

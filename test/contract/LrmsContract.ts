@@ -256,8 +256,9 @@ export const suite = (name: string, options: ContractOptions): void => {
         const cancelled = yield* Lrms.cancelJob(job)
         yield* Lrms.free(cancelled)
         let after = yield* Lrms.getResourceStatus
-        // a scheduler may still be ending it for a moment
-        for (let i = 0; shared && i < 100 && after.userRun > before.userRun; i++) {
+        // a scheduler may still be ending it for a while (OpenPBS's MoM retries the delivery of
+        // the output files of a freed job directory for about 30 s, the job in state E)
+        for (let i = 0; shared && i < 600 && after.userRun > before.userRun; i++) {
           yield* Effect.sleep("100 millis")
           after = yield* Lrms.getResourceStatus
         }
