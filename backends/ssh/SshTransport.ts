@@ -477,6 +477,8 @@ export const make = (
           }
           client.once("ready", () => finish(Effect.succeed(client)))
           client.on("error", (e: Error & { level?: string }) => {
+            // once connected, the connection's own handler names the error first; then end it
+            if (done) return void queueMicrotask(() => client.end())
             client.end()
             if (hostKeyError !== undefined) return finish(Effect.fail(hostKeyError))
             if (e.level === "client-authentication") {

@@ -17,7 +17,10 @@ interface Pending<K, V, E> {
 
 /** @internal */
 export interface BatcherOptions<K, V, E> {
-  /** How long the first request of a batch waits for others. */
+  /**
+   * How long the first request of a batch waits for others; the batch is sent once a window
+   * passes without a new request (at most ten windows more).
+   */
   readonly window: Duration.DurationInput
   /** Most keys in one call (command-line length). */
   readonly maxBatch: number
@@ -75,6 +78,17 @@ export const make = <K, V, E>(
           ), { discard: true })
       }, { discard: true, concurrency: "unbounded" }).pipe(Effect.onInterrupt(() => interruptAll))
     })
+    // The window, then as long as requests keep coming (at most ten windows more): the runtime
+    // runs fibers in slices and yields to the event loop between them, so on a loaded machine the
+    // requests of one moment may arrive over several windows.
+    const quiet = Effect.gen(function* () {
+      yield* Effect.sleep(options.window)
+      for (let i = 0; i < 10; i++) {
+        const before = pending.length
+        yield* Effect.sleep(options.window)
+        if (pending.length === before) return
+      }
+    })
     return (key: K) =>
       Effect.gen(function* () {
         const auth = yield* Auth
@@ -82,7 +96,7 @@ export const make = <K, V, E>(
         pending.push({ key, auth, deferred })
         if (!scheduled) {
           scheduled = true
-          yield* Effect.forkIn(Effect.zipRight(Effect.sleep(options.window), flush), scope)
+          yield* Effect.forkIn(Effect.zipRight(quiet, flush), scope)
         }
         return yield* Deferred.await(deferred)
       })
