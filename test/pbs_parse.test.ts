@@ -226,8 +226,11 @@ Deno.test("qsubArgv: Torque and PBS Pro resource syntax, name cut to 15", () => 
     "short",
     "/s",
   ])
+  // PBS Pro in the foreground: no qsub daemon left holding the session that ran it
+  deepStrictEqual(Pbs.qsubArgv({ ...base, flavour: "pbspro" }).slice(0, 2), ["qsub", "-f"])
+  strictEqual(Pbs.qsubArgv({ ...base, flavour: "torque" }).includes("-f"), false)
   deepStrictEqual(
-    Pbs.qsubArgv({ ...base, flavour: "pbspro", walltime: Duration.hours(50) }).slice(7),
+    Pbs.qsubArgv({ ...base, flavour: "pbspro", walltime: Duration.hours(50) }).slice(8),
     [
       "-l",
       "select=1:ncpus=4:mem=3072mb",

@@ -93,7 +93,8 @@ const clock = (d: Duration.Duration) => {
 
 /**
  * The `qsub` argv: name, output files, walltime, cores and memory in the variant's syntax, queue
- * and account, the script last. Every value is one word.
+ * and account, the script last (PBS Pro: `-f`, in the foreground, without the background qsub
+ * daemon). Every value is one word.
  *
  * @since 0.1.0
  * @category commands
@@ -108,6 +109,9 @@ export const qsubArgv = (o: QsubOptions): ReadonlyArray<string> => {
   if (o.walltime !== undefined) resources.push(`walltime=${clock(o.walltime)}`)
   return [
     "qsub",
+    // PBS Pro's qsub otherwise leaves a background qsub daemon behind, started from (and holding
+    // on to) whatever session ran it: over SSH, that session's channel
+    ...(o.flavour === "pbspro" ? ["-f"] : []),
     "-N",
     o.jobname.slice(0, 15),
     "-o",
