@@ -233,8 +233,8 @@ export const suite = (name: string, options: ContractOptions): void => {
         const shared = options.sharedResource ?? false
         let before = yield* Lrms.getResourceStatus
         // a scheduler may still be ending the jobs of the previous tests (see below)
-        for (let i = 0; shared && i < 600 && before.userRun > 0; i++) {
-          yield* Effect.sleep("100 millis")
+        for (let i = 0; shared && i < 120 && before.userRun > 0; i++) {
+          yield* Effect.sleep("500 millis")
           before = yield* Lrms.getResourceStatus
         }
         let job = yield* Lrms.submitJob(
@@ -258,8 +258,8 @@ export const suite = (name: string, options: ContractOptions): void => {
         let after = yield* Lrms.getResourceStatus
         // a scheduler may still be ending it for a while (OpenPBS's MoM retries the delivery of
         // the output files of a freed job directory for about 30 s, the job in state E)
-        for (let i = 0; shared && i < 600 && after.userRun > before.userRun; i++) {
-          yield* Effect.sleep("100 millis")
+        for (let i = 0; shared && i < 120 && after.userRun > before.userRun; i++) {
+          yield* Effect.sleep("500 millis")
           after = yield* Lrms.getResourceStatus
         }
         if (shared) {
