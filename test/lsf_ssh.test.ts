@@ -9,21 +9,10 @@
 import * as Layer from "effect/Layer"
 import * as Lsf from "../backends/lsf/Lsf.ts"
 import { suite } from "./contract/LrmsContract.ts"
+import { openlavaConfig, remoteSpool } from "./_batch_servers.ts"
 import { checks } from "./_real_batch.ts"
 import { lsf, lsfTest } from "./_lsf.ts"
 import { pwAuth, sshd, transport } from "./_sshd.ts"
-
-const config = (dir: string, maxCores: number): Lsf.LsfConfigInput => ({
-  name: "openlava-test",
-  flavour: "openlava",
-  architecture: ["x86_64", "aarch64"],
-  maxCores,
-  maxCoresPerJob: maxCores,
-  maxMemoryPerCore: "1 TiB",
-  maxWalltime: "1 day",
-  accountingDelay: "30 seconds",
-  spooldir: `~/.effect-lrms-test/${dir.split("/").pop()}/spool`,
-})
 
 const denoTest = {
   ...lsfTest,
@@ -32,7 +21,7 @@ const denoTest = {
 
 suite("lsf(openlava)+ssh", {
   makeLayer: ({ dir, maxCores }) =>
-    Lsf.layer(config(dir, maxCores)).pipe(Layer.provide(transport())),
+    Lsf.layer(openlavaConfig(remoteSpool(dir), maxCores)).pipe(Layer.provide(transport())),
   auth: pwAuth,
   sharedResource: true,
   timeout: "120 seconds",
@@ -42,7 +31,7 @@ suite("lsf(openlava)+ssh", {
 checks({
   name: "lsf(openlava)+ssh",
   denoTest,
-  makeLayer: (dir, t) => Lsf.layer(config(dir, 64)).pipe(Layer.provide(t)),
+  makeLayer: (dir, t) => Lsf.layer(openlavaConfig(remoteSpool(dir), 64)).pipe(Layer.provide(t)),
   transport: () => transport(),
   auth: pwAuth,
   statCommand: "bjobs",

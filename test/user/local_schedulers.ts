@@ -10,6 +10,7 @@ import * as LocalTransport from "../../backends/local/LocalTransport.ts"
 import * as Lsf from "../../backends/lsf/Lsf.ts"
 import * as Pbs from "../../backends/pbs/Pbs.ts"
 import { suite } from "../contract/LrmsContract.ts"
+import { openlavaConfig, pbsConfig } from "../_batch_servers.ts"
 import { checks } from "../_real_batch.ts"
 import { lsf, lsfTest } from "../_lsf.ts"
 import { pbs, pbsTest } from "../_pbs.ts"
@@ -27,30 +28,11 @@ interface Scheduler {
   readonly nodeCores: number
 }
 
-const common = {
-  architecture: ["x86_64", "aarch64"],
-  maxMemoryPerCore: "1 TiB",
-  maxWalltime: "1 day",
-  accountingDelay: "30 seconds",
-}
-const commands = (bin: string) =>
-  Object.fromEntries(
-    ["qsub", "qstat", "tracejob", "qdel", "pbsnodes"].map((c) => [c, `${bin}/${c}`]),
-  )
-
 const schedulers: ReadonlyArray<Scheduler> = [
   {
     name: "pbs(pbspro)+local",
     denoTest: pbsTest,
-    config: (spooldir, maxCores) => ({
-      ...common,
-      name: "openpbs-test",
-      flavour: "pbspro",
-      maxCores,
-      maxCoresPerJob: maxCores,
-      spooldir,
-      commands: commands(pbs?.bin ?? "/opt/pbs/bin"),
-    }),
+    config: pbsConfig("openpbs-test", "pbspro", pbs?.bin ?? "/opt/pbs/bin"),
     layer: (c) => Pbs.layer(c as Pbs.PbsConfigInput),
     statCommand: "qstat",
     walltime: "5 seconds",
@@ -59,15 +41,7 @@ const schedulers: ReadonlyArray<Scheduler> = [
   {
     name: "pbs(torque)+local",
     denoTest: torqueTest,
-    config: (spooldir, maxCores) => ({
-      ...common,
-      name: "torque-test",
-      flavour: "torque",
-      maxCores,
-      maxCoresPerJob: maxCores,
-      spooldir,
-      commands: commands(torque?.bin ?? "/opt/torque/bin"),
-    }),
+    config: pbsConfig("torque-test", "torque", torque?.bin ?? "/opt/torque/bin"),
     layer: (c) => Pbs.layer(c as Pbs.PbsConfigInput),
     statCommand: "qstat",
     walltime: "5 seconds",
@@ -76,14 +50,7 @@ const schedulers: ReadonlyArray<Scheduler> = [
   {
     name: "lsf(openlava)+local",
     denoTest: lsfTest,
-    config: (spooldir, maxCores) => ({
-      ...common,
-      name: "openlava-test",
-      flavour: "openlava",
-      maxCores,
-      maxCoresPerJob: maxCores,
-      spooldir,
-    }),
+    config: openlavaConfig,
     layer: (c) => Lsf.layer(c as Lsf.LsfConfigInput),
     statCommand: "bjobs",
     walltime: "1 minute",
