@@ -110,7 +110,11 @@ export interface TransportShape {
     path: string,
     options?: { readonly recursive?: boolean; readonly mode?: number },
   ) => Effect.Effect<void, LrmsError, Auth>
-  /** Removes a file, or a directory tree with `recursive`; a missing path is not an error. */
+  /**
+   * Removes a file, or a directory tree with `recursive`; a missing path is not an error. A tree
+   * that something still writes into (a scheduler's late report) is tried again for about 6 s,
+   * then fails with `InvalidState`.
+   */
   readonly remove: (
     path: string,
     options?: { readonly recursive?: boolean },

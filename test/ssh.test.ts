@@ -14,6 +14,7 @@ import * as Auth from "../src/Auth.ts"
 import * as Transfer from "../src/Transfer.ts"
 import { readFileString, Transport } from "../src/Transport.ts"
 import { runFailure, runTest, tempDir } from "./_effect.ts"
+import { removeWhileWritten } from "./_remove_race.ts"
 import { keyAuth, sshd, sshTest, transport, withAuth } from "./_sshd.ts"
 import { suite } from "./contract/LrmsContract.ts"
 import { NodeContext } from "@effect/platform-node"
@@ -112,6 +113,9 @@ test("many concurrent commands share one connection, above sshd's MaxSessions", 
   )))
 
 // ---- host keys and credentials --------------------------------------------------------------
+
+test("a recursive remove wins over a writer that refills the directory for a moment", () =>
+  runTest(withTransport((t) => removeWhileWritten(t, remoteScratch("race")))))
 
 test("an unknown host key is refused by default, naming host and fingerprint", async () => {
   const empty = await Deno.makeTempFile()

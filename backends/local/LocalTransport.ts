@@ -21,6 +21,7 @@ import * as Stream from "effect/Stream"
 import { LrmsError, type Reason } from "../../src/LrmsError.ts"
 import { fromDenoError } from "../../src/internal/denoError.ts"
 import { signalNumber } from "../../src/Termination.ts"
+import { retryWhileWritten } from "../../src/internal/removeTree.ts"
 import {
   type ExecOptions,
   type ExecResult,
@@ -37,7 +38,9 @@ const toLrmsError = (operation: string, path: string) => (e: PlatformError): Lrm
       ? "NotFound"
       : e.reason === "PermissionDenied"
       ? "PermissionDenied"
-      : e.reason === "AlreadyExists" || e.reason === "BadResource" || e.reason === "Busy"
+      : e.reason === "AlreadyExists" || e.reason === "BadResource" || e.reason === "Busy" ||
+          // a directory refilled while it was removed (a scheduler's late report)
+          (e.cause as { readonly code?: unknown } | undefined)?.code === "ENOTEMPTY"
       ? "InvalidState"
       : "CommandFailed"
     : "InvalidArgument"
@@ -234,8 +237,10 @@ export const make: Effect.Effect<
         ...(options?.mode !== undefined ? { mode: options.mode } : {}),
       }).pipe(Effect.mapError(toLrmsError("mkdir", path))),
     remove: (path, options) =>
-      fs.remove(path, { recursive: options?.recursive ?? false, force: true }).pipe(
-        Effect.mapError(toLrmsError("remove", path)),
+      retryWhileWritten(
+        fs.remove(path, { recursive: options?.recursive ?? false, force: true }).pipe(
+          Effect.mapError(toLrmsError("remove", path)),
+        ),
       ),
     rename: (from, to) =>
       fs.rename(from, to).pipe(Effect.mapError(toLrmsError("rename", `${from} -> ${to}`))),

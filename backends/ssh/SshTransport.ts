@@ -60,6 +60,7 @@ import { LrmsError, type Reason } from "../../src/LrmsError.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import { quote } from "../../src/Shell.ts"
 import { signalNumber } from "../../src/Termination.ts"
+import { retryWhileWritten } from "../../src/internal/removeTree.ts"
 import {
   type ExecOptions,
   type ExecResult,
@@ -934,11 +935,16 @@ export const make = (
         if (!(options?.recursive ?? false)) {
           return sftpCall<void>("remove", path, (s, cb) => s.rmdir(path, cb))
         }
-        return exec(["rm", "-rf", "--", path]).pipe(
-          Effect.flatMap((r) =>
-            r.exitCode === 0
-              ? Effect.void
-              : Effect.fail(fail("CommandFailed", "remove", `rm -rf ${path}: ${r.stderr.trim()}`))
+        return retryWhileWritten(
+          exec(["rm", "-rf", "--", path]).pipe(
+            Effect.flatMap((r) =>
+              r.exitCode === 0 ? Effect.void : Effect.fail(fail(
+                // a file written meanwhile (a scheduler's late report): worth another try
+                r.stderr.includes("Directory not empty") ? "InvalidState" : "CommandFailed",
+                "remove",
+                `rm -rf ${path}: ${r.stderr.trim()}`,
+              ))
+            ),
           ),
         )
       })
