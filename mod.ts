@@ -45,6 +45,8 @@ export * as Job from "./src/Job.ts"
 export * as Lrms from "./src/Lrms.ts"
 /** The error family. @since 0.1.0 */
 export * as LrmsError from "./src/LrmsError.ts"
+/** The metrics effect-lrms records (commands run, submissions, jobs ended). @since 0.1.0 */
+export * as Metrics from "./src/Metrics.ts"
 /** Memory and duration quantities. @since 0.1.0 */
 export * as Quantity from "./src/Quantity.ts"
 /** Static resource attributes and the dynamic status. @since 0.1.0 */

@@ -51,6 +51,7 @@ import * as Application from "./Application.ts"
 import { type Auth, authenticated } from "./Auth.ts"
 import * as Job from "./Job.ts"
 import { LrmsError } from "./LrmsError.ts"
+import * as Metrics from "./Metrics.ts"
 import * as Quantity from "./Quantity.ts"
 import type { Resource, ResourceStatus } from "./Resource.ts"
 import * as RunState from "./RunState.ts"
@@ -282,6 +283,12 @@ export const checkApplication = (
   return Effect.void
 }
 
+/** A job's span attributes: its id and, once it has one, its scheduler's id. */
+const jobAttributes = (job: Job.Job): Record<string, string> =>
+  job.nativeId !== undefined && job.nativeId !== ""
+    ? { "lrms.job.id": job.id, "lrms.job.native_id": job.nativeId }
+    : { "lrms.job.id": job.id }
+
 /**
  * Builds the full service from a backend's primitive operations, deriving the shared ones.
  *
@@ -303,6 +310,30 @@ export const make = (impl: Implementation): LrmsShape => {
       ? fail("InvalidState", backend, operation, `job ${job.id} has not been submitted`)
       : Effect.void
   const { transport, fileSystem, exclude = [] } = impl.files
+  /** The span of an operation, `Lrms.<operation>`, with the resource and the job it is about. */
+  const traced =
+    (operation: string, job?: Job.Job) =>
+    <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.withSpan(self, `Lrms.${operation}`, {
+        kind: "client",
+        attributes: {
+          "lrms.resource": impl.resource.name,
+          "lrms.backend": backend,
+          ...(job !== undefined ? jobAttributes(job) : {}),
+        },
+      })
+  /** The job as an operation leaves it: on its span, in the log, in the metrics. */
+  const after = (before: Job.Job | undefined) => (job: Job.Job) =>
+    Effect.gen(function* () {
+      yield* Effect.annotateCurrentSpan({ ...jobAttributes(job), "lrms.job.state": job.state })
+      if (before?.state === job.state) return
+      yield* Effect.logDebug(`job ${job.id}: ${before?.state ?? "NEW"} → ${job.state}`).pipe(
+        Effect.annotateLogs({ ...jobAttributes(job), "lrms.resource": impl.resource.name }),
+      )
+      if (RunState.isDone(job.state) && !(before && RunState.isDone(before.state))) {
+        yield* Metrics.countFinished(backend, job)
+      }
+    })
   const jobPath = (job: Job.Job, name: string) =>
     Effect.suspend(() => {
       const problem = Application.relativePathProblem(name)
@@ -331,6 +362,12 @@ export const make = (impl: Implementation): LrmsShape => {
         Effect.zipRight(Effect.suspend(() => checkApplication(impl.resource, impl.protocols, app))),
         Effect.zipRight(impl.submitJob(app, options)),
         guard("submitJob"),
+        Effect.tapBoth({
+          onFailure: (e) => Metrics.countSubmission(backend, e),
+          onSuccess: (job) =>
+            Effect.zipRight(Metrics.countSubmission(backend, undefined), after(undefined)(job)),
+        }),
+        traced("submitJob"),
       ),
     updateJobState: (job) =>
       Effect.all([own(job, "updateJobState"), notNew(job, "updateJobState")]).pipe(
@@ -338,6 +375,8 @@ export const make = (impl: Implementation): LrmsShape => {
           RunState.isDone(job.state) ? Effect.succeed(job) : impl.updateJobState(job),
         ),
         guard("updateJobState"),
+        Effect.tap(after(job)),
+        traced("updateJobState", job),
       ),
     cancelJob: (job) =>
       Effect.all([own(job, "cancelJob"), notNew(job, "cancelJob")]).pipe(
@@ -352,6 +391,8 @@ export const make = (impl: Implementation): LrmsShape => {
           ),
         ),
         guard("cancelJob"),
+        Effect.tap(after(job)),
+        traced("cancelJob", job),
       ),
     getResults: (job, downloadDir, options) =>
       Effect.all([own(job, "getResults"), notNew(job, "getResults")]).pipe(
@@ -369,12 +410,14 @@ export const make = (impl: Implementation): LrmsShape => {
             }),
         ),
         guard("getResults"),
+        traced("getResults", job),
       ),
     peek: (job, remoteFile, local, options) =>
       Effect.all([own(job, "peek"), notNew(job, "peek")]).pipe(
         Effect.zipRight(jobPath(job, remoteFile)),
         Effect.flatMap((path) => Transfer.peek(transport, fileSystem, path, local, options)),
         guard("peek"),
+        traced("peek", job),
       ),
     free: (job) =>
       own(job, "free").pipe(
@@ -387,15 +430,30 @@ export const make = (impl: Implementation): LrmsShape => {
           ),
         ),
         guard("free"),
+        traced("free", job),
       ),
-    getResourceStatus: impl.getResourceStatus.pipe(guard("getResourceStatus")),
+    getResourceStatus: impl.getResourceStatus.pipe(
+      guard("getResourceStatus"),
+      traced("getResourceStatus"),
+    ),
     reconcile: (submission, app) =>
       (impl.reconcile !== undefined ? impl.reconcile(submission, app) : fail(
         "InvalidState",
         backend,
         "reconcile",
         `${backend} cannot reconcile submission ${submission.tag}`,
-      )).pipe(guard("reconcile")),
+      )).pipe(
+        guard("reconcile"),
+        Effect.tap(after(undefined)),
+        Effect.withSpan("Lrms.reconcile", {
+          kind: "client",
+          attributes: {
+            "lrms.resource": impl.resource.name,
+            "lrms.backend": backend,
+            "lrms.job.id": submission.tag,
+          },
+        }),
+      ),
     close: impl.close ?? Effect.void,
   }
 }

@@ -214,3 +214,42 @@ export const expandHome = (
   if (m === null) return Effect.succeed(path)
   return Effect.map(t.homeDirectory, (home) => `${home}${m[2] ?? ""}`)
 }
+
+/**
+ * Gives every operation of a transport its own span, `Transport.<operation>`, carrying
+ * `lrms.transport` (its kind), `lrms.host` and, for `exec`, `lrms.program`: the program's name
+ * only, never its arguments, its environment or its input, which may hold secrets.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withSpans = (shape: TransportShape): TransportShape => {
+  const attributes = { "lrms.transport": shape.kind, "lrms.host": shape.host }
+  const span =
+    (operation: string, extra: Record<string, string> = {}) =>
+    <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.withSpan(self, `Transport.${operation}`, {
+        kind: "client",
+        attributes: { ...attributes, ...extra },
+      })
+  return {
+    kind: shape.kind,
+    host: shape.host,
+    exec: (argv, options) =>
+      shape.exec(argv, options).pipe(
+        span("exec", { "lrms.program": (argv[0] ?? "").split("/").pop() ?? "" }),
+      ),
+    homeDirectory: shape.homeDirectory.pipe(span("homeDirectory")),
+    stat: (path) => shape.stat(path).pipe(span("stat")),
+    list: (path) => shape.list(path).pipe(span("list")),
+    mkdir: (path, options) => shape.mkdir(path, options).pipe(span("mkdir")),
+    remove: (path, options) => shape.remove(path, options).pipe(span("remove")),
+    rename: (from, to) => shape.rename(from, to).pipe(span("rename")),
+    readRange: (path, offset, size) => shape.readRange(path, offset, size).pipe(span("readRange")),
+    writeFile: (path, data, options) =>
+      shape.writeFile(path, data, options).pipe(span("writeFile")),
+    chmod: (path, mode) => shape.chmod(path, mode).pipe(span("chmod")),
+    put: (local, remote) => shape.put(local, remote).pipe(span("put")),
+    get: (remote, local) => shape.get(remote, local).pipe(span("get")),
+  }
+}

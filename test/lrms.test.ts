@@ -207,6 +207,7 @@ Deno.test("batcher: requests from many fibers within the window share one call",
     Effect.gen(function* () {
       const calls: Array<ReadonlyArray<number>> = []
       const ask = yield* Batcher.make<number, string, never>({
+        name: "test.ask",
         window: "10 millis",
         maxBatch: 3,
         missing: "missing",

@@ -41,6 +41,7 @@ import {
   type Reconcilable,
   type SubmitOptions,
 } from "../../src/Lrms.ts"
+import * as Metrics from "../../src/Metrics.ts"
 import { LrmsError } from "../../src/LrmsError.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import * as Resource from "../../src/Resource.ts"
@@ -183,8 +184,11 @@ export const make = (
       const words = overrides.get(argv[0]!)
       return words === undefined ? argv : [...words, ...argv.slice(1)]
     }
+    /** A scheduler command, counted in `lrms.commands` under its own name (not an override's). */
     const exec = (argv: ReadonlyArray<string>, env?: Readonly<Record<string, string>>) =>
-      transport.exec(command(argv), env !== undefined ? { env } : undefined)
+      transport.exec(command(argv), env !== undefined ? { env } : undefined).pipe(
+        Metrics.countCommand(backend, argv[0]!),
+      )
 
     // ---- per-user paths (the caller's Auth decides whose home `~` is) -----------------------
     const userPaths = memoizeBy((_key: string) =>
@@ -203,13 +207,16 @@ export const make = (
       { readonly exitCode: number; readonly output: string } | undefined,
       LrmsError
     >({
+      name: "Batch.submit",
       window: Duration.millis(2),
       maxBatch: 100,
       missing: undefined,
       run: (runs) => {
         const t = token()
+        // one shell runs every submit command of the batch: one call, counted as the command
         return transport.exec(["/bin/sh", "-s"], { stdin: Script.renderSubmitScript(t, runs) })
           .pipe(
+            Metrics.countCommand(backend, runs[0]?.name ?? runs[0]?.argv[0] ?? "submit"),
             Effect.map((r) => {
               const results = Script.parseSubmitOutput(t, runs.length, r.stdout)
               return new Map(runs.map((run, i) => [run, results[i]]))
@@ -221,6 +228,7 @@ export const make = (
     // set once the scheduler has said it does not understand the stat command
     const statFallback = { used: false }
     const stat = yield* Batcher.make<string, StatOutcome, LrmsError>({
+      name: "Batch.stat",
       window: Duration.millis(5),
       maxBatch: dialect.maxIds,
       missing: absent,
@@ -251,6 +259,7 @@ export const make = (
     })
 
     const accounting = yield* Batcher.make<string, AccountingRecord | undefined, LrmsError>({
+      name: "Batch.accounting",
       window: Duration.millis(5),
       maxBatch: dialect.maxIds,
       missing: undefined,
@@ -279,6 +288,7 @@ export const make = (
     })
 
     const cancel = yield* Batcher.make<string, Reply, LrmsError>({
+      name: "Batch.cancel",
       window: Duration.millis(5),
       maxBatch: dialect.maxIds,
       missing: { exitCode: 0, stdout: "", stderr: "" },
@@ -469,7 +479,7 @@ export const make = (
           }),
           { mode: 0o755 },
         )
-        return command(submit.argv)
+        return { argv: command(submit.argv), name: submit.argv[0]! }
       })
 
     // ---- submission, exactly once -----------------------------------------------------------
@@ -497,7 +507,11 @@ export const make = (
       }))
 
     const readRecord = (jobDir: string) =>
-      retrying(transport.exec(["/bin/sh", "-s"], { stdin: Script.renderRecordScript(jobDir) }))
+      retrying(
+        transport.exec(["/bin/sh", "-s"], { stdin: Script.renderRecordScript(jobDir) }).pipe(
+          Metrics.countCommand(backend, "sh"),
+        ),
+      )
         .pipe(Effect.map((r) => Script.parseSubmitRecord(r.stdout)))
 
     /** The scheduler's job id for a tag: `undefined` when it has none, a string when it cannot tell. */
@@ -649,7 +663,7 @@ export const make = (
           ...(options?.id !== undefined ? { id: options.id } : {}),
         })
         const jobDir = `${spool}/job.${job0.id}`
-        const argv = yield* prepareJob(app, jobDir).pipe(
+        const { argv, name } = yield* prepareJob(app, jobDir).pipe(
           Effect.onExit((exit) =>
             exit._tag === "Failure"
               ? transport.remove(jobDir, { recursive: true }).pipe(Effect.ignore)
@@ -660,7 +674,7 @@ export const make = (
         // its id is recorded (or the refusal is known).
         return yield* Effect.uninterruptible(Effect.gen(function* () {
           const submittedAt = yield* Clock.currentTimeMillis
-          const result = yield* Effect.either(submitter({ cwd: jobDir, argv }))
+          const result = yield* Effect.either(submitter({ cwd: jobDir, argv, name }))
           if (result._tag === "Right" && result.right !== undefined) {
             return yield* outcome(job0, jobDir, argv[0]!, result.right, submittedAt, "")
           }

@@ -115,6 +115,8 @@ export interface SubmitRun {
   readonly cwd: string
   /** The command. */
   readonly argv: ReadonlyArray<string>
+  /** The command's own name (`sbatch`) whatever override runs it, for the metrics. */
+  readonly name?: string
 }
 
 /**

@@ -28,6 +28,7 @@ import {
   type FileInfo,
   Transport,
   type TransportShape,
+  withSpans,
 } from "../../src/Transport.ts"
 
 const BACKEND = "local"
@@ -276,7 +277,7 @@ export const make: Effect.Effect<
     put: (local, remote) => copyTree(local, remote, "put"),
     get: (remote, local) => copyTree(remote, local, "get"),
   }
-  return shape
+  return withSpans(shape)
 })
 
 /**

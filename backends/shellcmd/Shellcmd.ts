@@ -74,6 +74,7 @@ import {
   type Reconcilable,
   type SubmitOptions,
 } from "../../src/Lrms.ts"
+import * as Metrics from "../../src/Metrics.ts"
 import { LrmsError } from "../../src/LrmsError.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import * as Resource from "../../src/Resource.ts"
@@ -336,11 +337,13 @@ export const make = (
 
     // ---- liveness: one `ps` for every pid polled within 5 ms ------------------------------
     const processInfo = yield* Batcher.make<number, Processes.ProcessRow | undefined, LrmsError>({
+      name: "Shellcmd.ps",
       window: Duration.millis(5),
       maxBatch: 500,
       missing: undefined,
       run: (pids) =>
         transport.exec(Processes.psPidsArgv(pids), { env: Processes.psEnv }).pipe(
+          Metrics.countCommand(BACKEND, "ps"),
           Effect.map((r) => new Map(Processes.parsePs(r.stdout).map((row) => [row.pid, row]))),
         ),
     })
@@ -375,6 +378,7 @@ export const make = (
     /** The job's processes, leaves first; empty when the wrapper is gone. */
     const processTree = (pid: number, startedAt: number | undefined) =>
       transport.exec(Processes.psAllArgv, { env: Processes.psEnv }).pipe(
+        Metrics.countCommand(BACKEND, "ps"),
         Effect.map((r) => {
           const rows = Processes.parsePs(r.stdout)
           const root = rows.find((row) => row.pid === pid)
@@ -395,7 +399,10 @@ export const make = (
     const signal = (sig: "TERM" | "KILL", pids: ReadonlyArray<number>) =>
       pids.length === 0
         ? Effect.void
-        : transport.exec(["kill", "-s", sig, "--", ...pids.map(String)]).pipe(Effect.asVoid)
+        : transport.exec(["kill", "-s", sig, "--", ...pids.map(String)]).pipe(
+          Metrics.countCommand(BACKEND, "kill"),
+          Effect.asVoid,
+        )
 
     /** TERM the whole tree, wait up to the grace period, KILL what is left. */
     const killTree = (pid: number, startedAt: number | undefined) =>
@@ -408,6 +415,7 @@ export const make = (
         while (left.length > 0 && Date.now() < deadline) {
           yield* Effect.sleep(Duration.millis(50))
           const rows = yield* transport.exec(Processes.psPidsArgv(left), { env: Processes.psEnv })
+            .pipe(Metrics.countCommand(BACKEND, "ps"))
           const alive = new Set(
             Processes.parsePs(rows.stdout).filter((r) => !r.stat.startsWith("Z")).map((r) => r.pid),
           )
@@ -742,6 +750,7 @@ export const make = (
       Either.Either<Bookkeeping.Entry, LrmsError>,
       LrmsError
     >({
+      name: "Shellcmd.reserve",
       window: Duration.millis(2),
       maxBatch: 1000,
       missing: Either.left(lrmsError("UnexpectedOutput", "submitJob", "reservation lost")),
@@ -803,11 +812,13 @@ export const make = (
 
     /** Starts every wrapper launched in the same moment with one command. */
     const launch = yield* Batcher.make<string, number | undefined, LrmsError>({
+      name: "Shellcmd.launch",
       window: Duration.millis(2),
       maxBatch: 200,
       missing: undefined,
       run: (paths) =>
         transport.exec(Wrapper.launchArgv(paths)).pipe(
+          Metrics.countCommand(BACKEND, "launch"),
           Effect.map((r) => {
             const pids = Wrapper.parseLaunch(r.stdout)
             return new Map(pids.map((pid, i) => [paths[i]!, pid]))

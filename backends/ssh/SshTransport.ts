@@ -67,6 +67,7 @@ import {
   type FileInfo,
   Transport,
   type TransportShape,
+  withSpans,
 } from "../../src/Transport.ts"
 import * as KnownHosts from "./KnownHosts.ts"
 import * as OpenSshCopy from "./OpenSshCopy.ts"
@@ -1222,7 +1223,7 @@ export const make = (
       put,
       get,
     }
-    return shape
+    return withSpans(shape)
   })
 
 /**

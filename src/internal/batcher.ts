@@ -6,17 +6,23 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import type * as Tracer from "effect/Tracer"
 import { Auth, type AuthShape } from "../Auth.ts"
 
 interface Pending<K, V, E> {
   readonly key: K
   readonly auth: AuthShape
   readonly deferred: Deferred.Deferred<V, E>
+  /** The caller's span, which the batch's span links to. */
+  readonly span: Option.Option<Tracer.AnySpan>
 }
 
 /** @internal */
 export interface BatcherOptions<K, V, E> {
+  /** The name of each call's span, linked to the spans of the requests it answers. */
+  readonly name: string
   /**
    * How long the first request of a batch waits for others; the batch is sent once a window
    * passes without a new request (at most ten windows more).
@@ -64,6 +70,15 @@ export const make = <K, V, E>(
         return Effect.forEach(chunks, (chunk) =>
           options.run(chunk).pipe(
             Effect.provideService(Auth, auth),
+            Effect.withSpan(options.name, {
+              root: true,
+              attributes: { "lrms.batch.size": chunk.length },
+              links: items.filter((i) => chunk.includes(i.key)).flatMap((i) =>
+                Option.isSome(i.span)
+                  ? [{ _tag: "SpanLink" as const, span: i.span.value, attributes: {} }]
+                  : []
+              ),
+            }),
             Effect.exit,
             Effect.flatMap((exit) =>
               Effect.forEach(items.filter((i) => chunk.includes(i.key)), (item) =>
@@ -93,7 +108,8 @@ export const make = <K, V, E>(
       Effect.gen(function* () {
         const auth = yield* Auth
         const deferred = yield* Deferred.make<V, E>()
-        pending.push({ key, auth, deferred })
+        const span = yield* Effect.option(Effect.currentSpan)
+        pending.push({ key, auth, deferred, span })
         if (!scheduled) {
           scheduled = true
           yield* Effect.forkIn(Effect.zipRight(quiet, flush), scope)

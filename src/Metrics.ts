@@ -1,0 +1,142 @@
+/**
+ * The metrics effect-lrms records, as Effect `Metric`s: read them with `Metric.snapshot` or
+ * export them through `@effect/opentelemetry`.
+ *
+ * - `lrms.commands` counts the commands a backend runs on its resource (`sbatch`, `squeue`,
+ *   `sacct`, `qstat`, `ps`, …), tagged `backend` and `command`: what 5,000 jobs cost a scheduler.
+ * - `lrms.command.duration` is the latency of those commands, with the same tags.
+ * - `lrms.jobs.submitted` counts submissions by `backend` and `outcome` (`submitted`, `refused`,
+ *   `unknown` when the job may exist and needs reconciling).
+ * - `lrms.jobs.finished` counts jobs seen to end by `backend` and `outcome` (`success`,
+ *   `failure`, `cancelled`).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { Metrics } from "effect-lrms"
+ * import { strictEqual } from "node:assert/strict"
+ *
+ * const squeue = Metric.tagged(
+ *   Metric.tagged(Metrics.commands, "backend", "example"),
+ *   "command",
+ *   "squeue",
+ * )
+ * const count = Effect.runSync(
+ *   Effect.zipRight(Metrics.countCommand("example", "squeue")(Effect.void), Metric.value(squeue)),
+ * )
+ * strictEqual(count.count, 1)
+ * ```
+ *
+ * @since 0.1.0
+ * @module
+ */
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import type * as MetricKeyType from "effect/MetricKeyType"
+import type * as MetricState from "effect/MetricState"
+import type * as Duration from "effect/Duration"
+import type { LrmsError } from "./LrmsError.ts"
+import * as Termination from "./Termination.ts"
+import type * as Job from "./Job.ts"
+
+/**
+ * Commands run on a resource, tagged `backend` and `command` (the program, never its arguments).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const commands: Metric.Metric.Counter<number> = Metric.counter("lrms.commands", {
+  description: "commands a backend ran on its resource (scheduler calls, ps, kill, …)",
+  incremental: true,
+})
+
+/**
+ * The latency of the commands of {@linkcode commands}, with the same tags.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const commandDuration: Metric.Metric<
+  MetricKeyType.MetricKeyType.Histogram,
+  Duration.Duration,
+  MetricState.MetricState.Histogram
+> = Metric.timer("lrms.command.duration", "latency of the commands a backend ran")
+
+/**
+ * Submissions, tagged `backend` and `outcome` (`submitted`, `refused`, `unknown`).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const jobsSubmitted: Metric.Metric.Counter<number> = Metric.counter(
+  "lrms.jobs.submitted",
+  { description: "submissions by outcome", incremental: true },
+)
+
+/**
+ * Jobs seen to end, tagged `backend` and `outcome` (`success`, `failure`, `cancelled`).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const jobsFinished: Metric.Metric.Counter<number> = Metric.counter("lrms.jobs.finished", {
+  description: "jobs seen to end, by outcome",
+  incremental: true,
+})
+
+/**
+ * Counts one command of a backend in {@linkcode commands} and times it in
+ * {@linkcode commandDuration}; for backend authors.
+ *
+ * @since 0.1.0
+ * @category instrumentation
+ */
+export const countCommand = (
+  backend: string,
+  command: string,
+): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const duration = Metric.tagged(
+    Metric.tagged(commandDuration, "backend", backend),
+    "command",
+    command,
+  )
+  const count = Metric.tagged(Metric.tagged(commands, "backend", backend), "command", command)
+  return self.pipe(Metric.trackDuration(duration), Effect.ensuring(Metric.increment(count)))
+}
+
+/** @internal The outcome of a submission, for {@linkcode jobsSubmitted}. */
+export const submitOutcome = (error: LrmsError | undefined): string =>
+  error === undefined
+    ? "submitted"
+    : error.reason === "SubmitOutcomeUnknown"
+    ? "unknown"
+    : "refused"
+
+/** @internal Counts a submission. */
+export const countSubmission = (
+  backend: string,
+  error: LrmsError | undefined,
+): Effect.Effect<void> =>
+  Metric.increment(
+    Metric.tagged(
+      Metric.tagged(jobsSubmitted, "backend", backend),
+      "outcome",
+      submitOutcome(error),
+    ),
+  )
+
+/** @internal Counts a job that was seen to end (its termination decides the outcome). */
+export const countFinished = (backend: string, job: Job.Job): Effect.Effect<void> => {
+  const t = job.termination
+  const outcome = t === undefined
+    ? "failure"
+    : t.signal === Termination.Signals.Cancelled
+    ? "cancelled"
+    : Termination.isSuccess(t)
+    ? "success"
+    : "failure"
+  return Metric.increment(
+    Metric.tagged(Metric.tagged(jobsFinished, "backend", backend), "outcome", outcome),
+  )
+}
