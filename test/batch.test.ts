@@ -7,6 +7,8 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as TestClock from "effect/TestClock"
+import * as TestContext from "effect/TestContext"
 import fc from "fast-check"
 import * as Slurm from "../backends/slurm/Slurm.ts"
 import * as Application from "../src/Application.ts"
@@ -154,6 +156,28 @@ Deno.test("no accounting: the queue's final state is used once the window has pa
       deepStrictEqual(job.termination, Termination.exited(0))
     }).pipe(Effect.provide(layer)),
   )
+})
+
+Deno.test("the grace window runs on the Clock: a TestClock moves it, with no real waiting", async () => {
+  const { replies, layer } = setup("10 minutes")
+  const started = performance.now()
+  await runTest(
+    Effect.gen(function* () {
+      let job = yield* Lrms.submitJob(yield* app)
+      replies.squeue = ok0("100^COMPLETED^None\n")
+      replies.sacct = failed(1, "sacct: error: Slurm accounting storage is disabled\n")
+      job = yield* Lrms.updateJobState(job)
+      strictEqual(job.state, "SUBMITTED", "the window opens")
+      yield* TestClock.adjust("9 minutes")
+      job = yield* Lrms.updateJobState(job)
+      strictEqual(job.state, "SUBMITTED", "9 of 10 minutes: still waiting for accounting")
+      yield* TestClock.adjust("2 minutes")
+      job = yield* Lrms.updateJobState(job)
+      strictEqual(job.state, "TERMINATING", "past the window: the queue's final state")
+      deepStrictEqual(job.termination, Termination.exited(0))
+    }).pipe(Effect.provide(layer), Effect.provide(TestContext.TestContext)),
+  )
+  ok(performance.now() - started < 5000, "11 minutes of window took no real time")
 })
 
 Deno.test("a refused submission removes its job directory; a reply without id keeps it, unknown", async () => {

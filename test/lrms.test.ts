@@ -1,7 +1,11 @@
 import { ok, strictEqual } from "node:assert/strict"
 import * as Duration from "effect/Duration"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as TestClock from "effect/TestClock"
+import * as TestContext from "effect/TestContext"
 import * as Application from "../src/Application.ts"
 import * as Auth from "../src/Auth.ts"
 import * as Job from "../src/Job.ts"
@@ -167,6 +171,36 @@ Deno.test("awaitTermination polls until the job is done", () =>
       strictEqual(seen.join(), "TERMINATING")
     }).pipe(Effect.provide(fakeLayer({ count: 0 }))),
   ))
+
+Deno.test("awaitTermination backs off on the Clock: under a TestClock, no real waiting", async () => {
+  const polls: Array<number> = []
+  const slow = (j: Job.Job) =>
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      polls.push(now)
+      return polls.length < 8 ? j : Job.transition(j, "TERMINATING")
+    })
+  const started = performance.now()
+  const done = await runTest(
+    Effect.gen(function* () {
+      const job = yield* Lrms.submitJob(yield* Application.make({ arguments: ["true"] }))
+      const waiting = yield* Effect.fork(
+        Lrms.awaitTermination(job, { initial: "1 second", max: "3 seconds" }),
+      )
+      for (let i = 0; i < 20 && polls.length < 8; i++) yield* TestClock.adjust("1 second")
+      return yield* Fiber.join(waiting)
+    }).pipe(
+      Effect.provide(fakeLayer({ count: 0 }, false, slow)),
+      Effect.provide(TestContext.TestContext),
+    ),
+  )
+  strictEqual(done.state, "TERMINATING")
+  // waits of 1 s, growing by half, capped at 3 s: 1, 1.5, 2.25, then 3 s each
+  const gaps = polls.slice(1).map((t, i) => t - polls[i]!)
+  const expected = [1000, 1500, 2250, 3000, 3000, 3000, 3000]
+  // a wait ends at the first whole second the TestClock reaches past it
+  gaps.forEach((g, i) => ok(g >= expected[i]! && g < expected[i]! + 1000, `gaps ${gaps}`))
+  ok(performance.now() - started < 5000, "20 s of waits took no real time")
+})
 
 Deno.test("awaitTermination polls on through recoverable failures, not through others", async () => {
   const flaky = (failures: Array<LrmsError>) => (j: Job.Job) =>

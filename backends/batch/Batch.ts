@@ -390,7 +390,7 @@ export const make = (
           )
         }
         // left the queue (or listed as finished) and accounting has nothing yet: grace window
-        const now = Date.now()
+        const now = yield* Clock.currentTimeMillis
         const since = typeof job.backendData.graceSince === "number"
           ? job.backendData.graceSince
           : now
@@ -446,7 +446,10 @@ export const make = (
       if (typeof parsed === "string") {
         return yield* fail("UnexpectedOutput", "getResourceStatus", parsed, { recoverable: true })
       }
-      return new Resource.ResourceStatus({ ...parsed, updatedAt: new Date() })
+      return new Resource.ResourceStatus({
+        ...parsed,
+        updatedAt: new Date(yield* Clock.currentTimeMillis),
+      })
     })
 
     const prepareJob = (app: Application, jobDir: string) =>

@@ -410,9 +410,9 @@ export const make = (
         const pids = yield* processTree(pid, startedAt)
         if (pids.length === 0) return 0
         yield* signal("TERM", pids)
-        const deadline = Date.now() + Duration.toMillis(config.cancelGrace)
+        const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(config.cancelGrace)
         let left: ReadonlyArray<number> = pids
-        while (left.length > 0 && Date.now() < deadline) {
+        while (left.length > 0 && (yield* Clock.currentTimeMillis) < deadline) {
           yield* Effect.sleep(Duration.millis(50))
           const rows = yield* transport.exec(Processes.psPidsArgv(left), { env: Processes.psEnv })
             .pipe(Metrics.countCommand(BACKEND, "ps"))
@@ -464,14 +464,15 @@ export const make = (
         )
     }
 
-    const withinWalltime = (job: Job.Job): Duration.Duration | undefined => {
+    /** The walltime a job has run past, by `now` (the `Clock`'s), if any. */
+    const pastWalltime = (job: Job.Job, now: number): Duration.Duration | undefined => {
       const limit = job.application.requestedWalltime !== undefined &&
           Duration.lessThan(job.application.requestedWalltime, resource.maxWalltime)
         ? job.application.requestedWalltime
         : resource.maxWalltime
       const since = numberData(job, "submittedAt") ?? job.timestamps.SUBMITTED?.getTime()
       if (since === undefined) return undefined
-      return Date.now() - since > Duration.toMillis(limit) ? limit : undefined
+      return now - since > Duration.toMillis(limit) ? limit : undefined
     }
 
     const updateJobState = (job: Job.Job): Effect.Effect<Job.Job, LrmsError, Auth> =>
@@ -495,7 +496,7 @@ export const make = (
             message: `The wrapper (pid ${pid}) is gone and left no exit report`,
           })
         }
-        const exceeded = withinWalltime(known)
+        const exceeded = pastWalltime(known, yield* Clock.currentTimeMillis)
         if (exceeded !== undefined) {
           yield* killTree(pid, startedAt)
           const { store } = yield* discover
@@ -697,7 +698,7 @@ export const make = (
           totalRun: listed.length,
           availableMemory: Quantity.memory(Math.max(0, totalMemory - inUse.memory)),
           totalMemory: Quantity.memory(totalMemory),
-          updatedAt: new Date(),
+          updatedAt: new Date(yield* Clock.currentTimeMillis),
         })
       })
 

@@ -2,6 +2,7 @@
  * @internal A cross-fiber batcher: requests made by many fibers within a short window are
  * answered by one call (one `ps`, one `squeue`), grouped by the caller's `Auth`.
  */
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -10,6 +11,8 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import { Auth, type AuthShape } from "../Auth.ts"
+
+const realClock = Clock.make()
 
 interface Pending<K, V, E> {
   readonly key: K
@@ -96,6 +99,8 @@ export const make = <K, V, E>(
     // The window, then as long as requests keep coming (at most ten windows more): the runtime
     // runs fibers in slices and yields to the event loop between them, so on a loaded machine the
     // requests of one moment may arrive over several windows.
+    // The window is real time whatever `Clock` the program runs with: it waits for the runtime to
+    // deliver the requests of one moment, which a `TestClock` does not move.
     const quiet = Effect.gen(function* () {
       yield* Effect.sleep(options.window)
       for (let i = 0; i < 10; i++) {
@@ -103,7 +108,7 @@ export const make = <K, V, E>(
         yield* Effect.sleep(options.window)
         if (pending.length === before) return
       }
-    })
+    }).pipe(Effect.withClock(realClock))
     return (key: K) =>
       Effect.gen(function* () {
         const auth = yield* Auth
