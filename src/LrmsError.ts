@@ -142,7 +142,25 @@ export interface LrmsErrorProps {
    * connection is gone): `Lrms.reconcile` then releases them and fails with `NotFound`.
    */
   readonly submission?: Submission | undefined
+  /** The program that failed (argv[0]: never its arguments, which may hold secrets). */
+  readonly command?: string | undefined
+  /** The program's exit code. */
+  readonly exitCode?: number | undefined
+  /** The end of what the program wrote to stderr (at most {@linkcode STDERR_TAIL} characters). */
+  readonly stderr?: string | undefined
+  /** The host the failure happened on. */
+  readonly host?: string | undefined
+  /** The `Job` the operation was about. */
+  readonly jobId?: string | undefined
 }
+
+/**
+ * How much of a program's stderr an error keeps: its last characters.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const STDERR_TAIL = 2000
 
 /**
  * A submission whose outcome is not known: the tag the scheduler keeps and the job directory.
@@ -185,6 +203,11 @@ export class LrmsError extends Schema.TaggedError<LrmsError>("effect-lrms/LrmsEr
     cause: Schema.optional(Schema.Defect),
     recoverable: Schema.Boolean,
     submission: Schema.optional(SubmissionSchema),
+    command: Schema.optional(Schema.String),
+    exitCode: Schema.optional(Schema.Number),
+    stderr: Schema.optional(Schema.String),
+    host: Schema.optional(Schema.String),
+    jobId: Schema.optional(Schema.String),
   },
 ) {
   /** Marks this value as a member of the family. */
@@ -200,6 +223,11 @@ export class LrmsError extends Schema.TaggedError<LrmsError>("effect-lrms/LrmsEr
       ...(props.cause !== undefined ? { cause: props.cause } : {}),
       recoverable: props.recoverable ?? defaultRecoverable[props.reason],
       ...(props.submission !== undefined ? { submission: props.submission } : {}),
+      ...(props.command !== undefined ? { command: props.command } : {}),
+      ...(props.exitCode !== undefined ? { exitCode: props.exitCode } : {}),
+      ...(props.stderr !== undefined ? { stderr: props.stderr.slice(-STDERR_TAIL) } : {}),
+      ...(props.host !== undefined ? { host: props.host } : {}),
+      ...(props.jobId !== undefined ? { jobId: props.jobId } : {}),
     })
   }
 

@@ -197,6 +197,10 @@ export const run = (
         description: `${argv[0]} exited with code ${r.exitCode}${
           r.stderr.trim() ? `: ${r.stderr.trim().slice(0, 2000)}` : ""
         }`,
+        command: argv[0],
+        exitCode: r.exitCode,
+        stderr: r.stderr.trim(),
+        host: t.host,
       }),
     ))
 

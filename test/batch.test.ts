@@ -191,6 +191,8 @@ Deno.test("a refused submission removes its job directory; a reply without id ke
   strictEqual(refused.reason, "SubmitRejected")
   strictEqual(refused.recoverable, false)
   ok(refused.message.includes("Invalid account"), refused.message)
+  deepStrictEqual([refused.command, refused.exitCode], ["sbatch", 1], "the refusal as data")
+  ok(refused.stderr?.includes("Invalid account") && refused.jobId !== undefined)
   deepStrictEqual([...transport.snapshot("/spool").keys()], [])
   const busy = await runFailure(
     Effect.gen(function* () {

@@ -6,7 +6,10 @@ import * as Arbitrary from "effect/Arbitrary"
 import * as Effect from "effect/Effect"
 import * as fc from "effect/FastCheck"
 import * as Schema from "effect/Schema"
+import * as Auth from "../src/Auth.ts"
 import * as LrmsError from "../src/LrmsError.ts"
+import { run } from "../src/Transport.ts"
+import * as MemoryTransport from "../src/testing/MemoryTransport.ts"
 import { runFailure } from "./_effect.ts"
 
 const RECOVERABLE = new Set(["ConnectionLost", "Timeout", "MaximumCapacityReached"])
@@ -147,5 +150,31 @@ Deno.test("property: a built error's recoverable is the override, else the defau
         strictEqual(e.recoverable, recoverable ?? LrmsError.defaultRecoverable[reason])
       },
     ),
+  )
+})
+
+Deno.test("data fields: a failed command's program, exit code, stderr tail and host", async () => {
+  const transport = MemoryTransport.make({
+    exec: () => ({ exitCode: 3, signal: null, stdout: "", stderr: `${"x".repeat(5000)}the end\n` }),
+  })
+  const e = await runFailure(
+    Effect.provide(
+      run(transport, ["sbatch", "--comment=secret-argument", "job.sh"], { backend: "slurm" }),
+      Auth.none,
+    ),
+  )
+  strictEqual(e.reason, "CommandFailed")
+  deepStrictEqual(
+    { command: e.command, exitCode: e.exitCode, host: e.host, tail: e.stderr?.endsWith("the end") },
+    { command: "sbatch", exitCode: 3, host: transport.host, tail: true },
+  )
+  strictEqual(e.stderr?.length, LrmsError.STDERR_TAIL, "a bounded tail")
+  ok(!JSON.stringify(e).includes("secret-argument"), "no argument among the fields")
+  const back = Schema.decodeUnknownSync(LrmsError.LrmsError)(
+    Schema.encodeSync(LrmsError.LrmsError)(e),
+  )
+  deepStrictEqual(
+    [back.command, back.exitCode, back.stderr, back.host],
+    [e.command, e.exitCode, e.stderr, e.host],
   )
 })

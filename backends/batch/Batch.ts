@@ -42,7 +42,7 @@ import {
   type SubmitOptions,
 } from "../../src/Lrms.ts"
 import * as Metrics from "../../src/Metrics.ts"
-import { LrmsError } from "../../src/LrmsError.ts"
+import { LrmsError, type LrmsErrorProps } from "../../src/LrmsError.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import * as Resource from "../../src/Resource.ts"
 import * as Shell from "../../src/Shell.ts"
@@ -167,8 +167,10 @@ export const make = (
       reason: LrmsError["reason"],
       operation: string,
       description: string,
-      extra: { readonly recoverable?: boolean; readonly cause?: unknown } = {},
-    ) => new LrmsError({ reason, backend, operation, description, ...extra })
+      extra: Partial<
+        Pick<LrmsErrorProps, "recoverable" | "cause" | "command" | "exitCode" | "stderr" | "jobId">
+      > = {},
+    ) => new LrmsError({ reason, backend, operation, description, host: transport.host, ...extra })
 
     // ---- command overrides ------------------------------------------------------------------
     const overrides = new Map<string, ReadonlyArray<string>>()
@@ -419,6 +421,12 @@ export const make = (
             "CommandFailed",
             "cancelJob",
             `cannot run the cancel command: ${reply.stderr.trim()}`,
+            {
+              command: dialect.cancel.argv([id])?.[0] ?? "cancel",
+              exitCode: reply.exitCode,
+              stderr: reply.stderr.trim(),
+              jobId: job.id,
+            },
           )
         }
         const said = lastLine(`${reply.stdout}\n${reply.stderr}`)
@@ -555,7 +563,13 @@ export const make = (
             `${program} refused the job (exit ${result.exitCode})${
               output !== "" ? `: ${output.slice(0, 2000)}` : ""
             }`,
-            { recoverable: dialect.submitRetryable(output) },
+            {
+              recoverable: dialect.submitRetryable(output),
+              command: program,
+              exitCode: result.exitCode,
+              stderr: output,
+              jobId: job0.id,
+            },
           )
         }
         const id = dialect.parseJobId(result.output)
