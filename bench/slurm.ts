@@ -15,6 +15,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import type * as MetricState from "effect/MetricState"
 import * as LocalTransport from "../backends/local/LocalTransport.ts"
 import * as Slurm from "../backends/slurm/Slurm.ts"
 import * as SlurmParse from "../backends/slurm/SlurmParse.ts"
@@ -23,7 +25,6 @@ import * as Auth from "../src/Auth.ts"
 import type * as Job from "../src/Job.ts"
 import * as Lrms from "../src/Lrms.ts"
 import { quote } from "../src/Shell.ts"
-import { Transport } from "../src/Transport.ts"
 
 const submitN = Number(Deno.args[0] ?? 200)
 const trackM = Number(Deno.args[1] ?? 500)
@@ -43,19 +44,28 @@ const cancelAll = () => {
   sh(`scancel --name=${NAME} 2>/dev/null; scancel --jobname=lrms.bench 2>/dev/null; true`)
 }
 
-const counts = new Map<string, number>()
-const counting = Layer.effect(
-  Transport,
-  Effect.map(Transport, (t) => ({
-    ...t,
-    exec: (argv: ReadonlyArray<string>, options?: Parameters<typeof t.exec>[1]) =>
-      Effect.suspend(() => {
-        const name = argv[0] === "/bin/sh" && argv[1] === "-s" ? "sh -s (submit)" : argv[0]!
-        counts.set(name, (counts.get(name) ?? 0) + 1)
-        return t.exec(argv, options)
-      }),
-  })),
-)
+/** The scheduler commands the library ran so far, by name, from its `lrms.commands` metric. */
+const commandCounts = Effect.map(Metric.snapshot, (pairs) => {
+  const counts = new Map<string, number>()
+  for (const p of pairs) {
+    if (p.metricKey.name !== "lrms.commands") continue
+    const tag = (key: string) => p.metricKey.tags.find((t) => t.key === key)?.value
+    if (tag("backend") !== "slurm") continue
+    counts.set(
+      tag("command") ?? "?",
+      (p.metricState as MetricState.MetricState.Counter<number>).count,
+    )
+  }
+  return counts
+})
+
+/** The commands run since `before`, as "N name" words. */
+const since = (before: ReadonlyMap<string, number>) =>
+  Effect.map(
+    commandCounts,
+    (now) =>
+      [...now].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([, n]) => n > 0),
+  )
 
 const dir = Deno.makeTempDirSync({ prefix: "lrms-bench-slurm-" })
 const layerWith = (extraDirectives: ReadonlyArray<string>) =>
@@ -68,7 +78,7 @@ const layerWith = (extraDirectives: ReadonlyArray<string>) =>
       maxWalltime: "1 hour",
       spooldir: `${dir}/spool`,
       extraDirectives,
-    }).pipe(Layer.provide(counting), Layer.provide(LocalTransport.layer)),
+    }).pipe(Layer.provide(LocalTransport.layer)),
     Auth.none,
   )
 
@@ -107,10 +117,10 @@ const program = Effect.gen(function* () {
   for (let r = 0; r < rounds; r++) {
     raw.push(rawLoop(submitN))
     cancelAll()
-    counts.clear()
+    const before = yield* commandCounts
     const { seconds, jobs } = yield* library(submitN)
     lib.push(seconds)
-    submitCalls = counts.get("sh -s (submit)") ?? 0
+    submitCalls = (yield* since(before)).find(([k]) => k === "sbatch")?.[1] ?? 0
     const cancelled = yield* Effect.forEach(jobs, Lrms.cancelJob, { concurrency: "unbounded" })
     yield* Effect.forEach(cancelled, Lrms.free, { concurrency: 16, discard: true })
     cancelAll()
@@ -119,7 +129,7 @@ const program = Effect.gen(function* () {
   console.log(`    raw sbatch loop   ${fmt(best(raw))}  (all: ${raw.map(fmt).join(", ")})`)
   console.log(
     `    effect-lrms       ${fmt(best(lib))}  (all: ${lib.map(fmt).join(", ")}; ` +
-      `${submitCalls} transport calls for ${submitN} sbatch)`,
+      `${submitCalls} submit calls (lrms.commands sbatch) for ${submitN} jobs)`,
   )
   console.log(`    ratio library / raw = ${(best(lib) / best(raw)).toFixed(2)}`)
 
@@ -139,11 +149,12 @@ const measurePolls = (title: string, jobs: ReadonlyArray<Job.Job>) =>
     let calls = ""
     let states: ReadonlyArray<Job.Job> = []
     for (let r = 0; r < rounds; r++) {
-      counts.clear()
+      const before = yield* commandCounts
       const t0 = performance.now()
       states = yield* Effect.forEach(jobs, Lrms.updateJobState, { concurrency: "unbounded" })
       polls.push((performance.now() - t0) / 1000)
-      calls = [...counts].map(([k, v]) => `${v} ${k}`).join(", ")
+      calls = (yield* since(before)).map(([k, v]) => `${v} ${k}`).join(", ") +
+        " (lrms.commands)"
       const list = ids.join(",")
       raws.push(
         sh(
