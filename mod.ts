@@ -94,6 +94,6 @@ export * as LsfParse from "./backends/lsf/LsfParse.ts"
 /** Jobs kept on disk so a later process re-attaches to them. @since 0.1.0 */
 export * as JobStore from "./src/JobStore.ts"
 /** GC3Pie's configuration file, read into typed resource specifications. @since 0.1.0 */
-export * as Config from "./src/Config.ts"
+export * as Gc3pieConfig from "./src/Gc3pieConfig.ts"
 /** Every configured resource by name, and GC3Pie's brokering. @since 0.1.0 */
 export * as Resources from "./backends/Resources.ts"

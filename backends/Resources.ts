@@ -31,7 +31,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { Application } from "../src/Application.ts"
 import * as Auth from "../src/Auth.ts"
-import * as Config from "../src/Config.ts"
+import * as Gc3pieConfig from "../src/Gc3pieConfig.ts"
 import type * as Job from "../src/Job.ts"
 import { checkApplication, Lrms, type LrmsShape } from "../src/Lrms.ts"
 import { isAmbiguous, LrmsError } from "../src/LrmsError.ts"
@@ -275,7 +275,7 @@ const expandTilde = (path: string) =>
   path === "~" || path.startsWith("~/") ? `${Deno.env.get("HOME") ?? ""}${path.slice(1)}` : path
 
 /** The `Auth` layer of an auth section: key file, else the agent, else the default keys. */
-const authLayer = (spec: Config.AuthSpec): Layer.Layer<Auth.Auth, LrmsError> => {
+const authLayer = (spec: Gc3pieConfig.AuthSpec): Layer.Layer<Auth.Auth, LrmsError> => {
   if (spec.type === "none") return Auth.none
   if (spec.keyfile !== undefined) {
     return Auth.sshKey({ user: spec.username, keyFile: expandTilde(spec.keyfile) })
@@ -301,7 +301,7 @@ const authLayer = (spec: Config.AuthSpec): Layer.Layer<Auth.Auth, LrmsError> => 
   )
 }
 
-const transportLayer = (spec: Config.TransportSpec): Layer.Layer<Transport, LrmsError> =>
+const transportLayer = (spec: Gc3pieConfig.TransportSpec): Layer.Layer<Transport, LrmsError> =>
   spec.kind === "local" ? LocalTransport.layer : SshTransport.layer({
     host: spec.host,
     ...(spec.port !== undefined ? { port: spec.port } : {}),
@@ -317,7 +317,7 @@ const transportLayer = (spec: Config.TransportSpec): Layer.Layer<Transport, Lrms
  * @since 0.1.0
  * @category layers
  */
-export const lrmsLayer = (spec: Config.ResourceSpec): Layer.Layer<Lrms, LrmsError> => {
+export const lrmsLayer = (spec: Gc3pieConfig.ResourceSpec): Layer.Layer<Lrms, LrmsError> => {
   const config = spec.config as never
   const backend = spec.backend === "shellcmd"
     ? Shellcmd.layer(config)
@@ -337,7 +337,7 @@ export const lrmsLayer = (spec: Config.ResourceSpec): Layer.Layer<Lrms, LrmsErro
  * @since 0.1.0
  * @category constructors
  */
-export const readFile = (path: string): Effect.Effect<Config.ConfigFile, LrmsError> =>
+export const readFile = (path: string): Effect.Effect<Gc3pieConfig.ConfigFile, LrmsError> =>
   Effect.gen(function* () {
     const full = expandTilde(path)
     const text = yield* Effect.tryPromise({
@@ -351,7 +351,7 @@ export const readFile = (path: string): Effect.Effect<Config.ConfigFile, LrmsErr
         }),
     })
     const dir = full.includes("/") ? full.slice(0, full.lastIndexOf("/")) || "/" : "."
-    return yield* Config.parse(text, full, {
+    return yield* Gc3pieConfig.parse(text, full, {
       dir,
       files: {
         read: (p) =>

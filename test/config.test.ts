@@ -5,11 +5,11 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict"
 import * as Effect from "effect/Effect"
-import * as Config from "../src/Config.ts"
+import * as Gc3pieConfig from "../src/Gc3pieConfig.ts"
 import { runFailure, runTest } from "./_effect.ts"
 
 const parse = (text: string, files: Record<string, string> = {}) =>
-  Config.parse(text, "test.conf", {
+  Gc3pieConfig.parse(text, "test.conf", {
     dir: "/conf",
     files: {
       read: (p) => p in files ? Effect.succeed(files[p]!) : Effect.fail(`cannot read ${p}`),

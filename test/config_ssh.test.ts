@@ -7,7 +7,7 @@ import { ok, strictEqual } from "node:assert/strict"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Resources from "../backends/Resources.ts"
-import * as Config from "../src/Config.ts"
+import * as Gc3pieConfig from "../src/Gc3pieConfig.ts"
 import { Lrms } from "../src/Lrms.ts"
 import { runFailure, runTest } from "./_effect.ts"
 import { keyAuth, sshd, sshTest } from "./_sshd.ts"
@@ -22,7 +22,7 @@ const statusWith = async (value: string) => {
     `max_memory_per_core = 1 GB\nmax_walltime = 1 hour\narchitecture = x86_64, aarch64\n` +
     `spooldir = .effect-lrms-test/config-ssh-${crypto.randomUUID().slice(0, 8)}\n` +
     `ignore_ssh_host_keys = ${value}\n`
-  const spec = Effect.runSync(Config.parse(text, `${dir}/gc3pie.conf`)).resources[0]!
+  const spec = Effect.runSync(Gc3pieConfig.parse(text, `${dir}/gc3pie.conf`)).resources[0]!
   const program = Effect.flatMap(Lrms, (lrms) => lrms.getResourceStatus).pipe(
     Effect.provide(Layer.merge(Resources.lrmsLayer(spec), keyAuth)),
   )
