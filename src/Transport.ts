@@ -139,6 +139,11 @@ export interface TransportShape {
   readonly put: (localPath: string, remotePath: string) => Effect.Effect<void, LrmsError, Auth>
   /** Copies a file or directory tree from the host to a local path. */
   readonly get: (remotePath: string, localPath: string) => Effect.Effect<void, LrmsError, Auth>
+  /**
+   * Releases what the transport holds (SSH: its connections); a later operation opens what it
+   * needs again. Absent when there is nothing to release.
+   */
+  readonly close?: Effect.Effect<void>
 }
 
 /**
@@ -255,5 +260,6 @@ export const withSpans = (shape: TransportShape): TransportShape => {
     chmod: (path, mode) => shape.chmod(path, mode).pipe(span("chmod")),
     put: (local, remote) => shape.put(local, remote).pipe(span("put")),
     get: (remote, local) => shape.get(remote, local).pipe(span("get")),
+    ...(shape.close !== undefined ? { close: shape.close.pipe(span("close")) } : {}),
   }
 }

@@ -11,6 +11,7 @@ import * as Sink from "effect/Sink"
 import fc from "fast-check"
 import * as Shellcmd from "../backends/shellcmd/Shellcmd.ts"
 import * as Auth from "../src/Auth.ts"
+import * as Lrms from "../src/Lrms.ts"
 import * as Transfer from "../src/Transfer.ts"
 import { readFileString, Transport } from "../src/Transport.ts"
 import { runFailure, runTest, tempDir } from "./_effect.ts"
@@ -49,6 +50,37 @@ suite("shellcmd+ssh", {
   capacityRefusal: true,
   denoTest: sshTest,
 })
+
+test("Lrms.close ends the backend's SSH connection; the next operation opens a new one", () =>
+  runTest(Effect.gen(function* () {
+    const base = `.effect-lrms-test/close-${crypto.randomUUID().slice(0, 8)}`
+    const layer = Shellcmd.layer({
+      name: "ssh-close",
+      architecture: ["x86_64", "aarch64"],
+      maxCores: 2,
+      maxMemoryPerCore: "1 GiB",
+      maxWalltime: "1 hour",
+      spooldir: `~/${base}/spool`,
+      resourceDir: `~/${base}/bookkeeping`,
+    }).pipe(Layer.provideMerge(transport()), Layer.merge(keyAuth))
+    yield* Effect.gen(function* () {
+      const t = yield* Transport
+      const lrms = yield* Lrms.Lrms
+      // the client's port, from the server's side: a new connection has a new one
+      const port = Effect.map(
+        t.exec(["sh", "-c", 'echo "$SSH_CONNECTION"']),
+        (r) => r.stdout.split(" ")[1],
+      )
+      yield* lrms.getResourceStatus
+      const first = yield* port
+      strictEqual(yield* port, first, "one connection while open")
+      yield* lrms.close
+      const second = yield* port
+      ok(second !== undefined && second !== first, `a new connection: ${first} → ${second}`)
+      yield* lrms.getResourceStatus // and the backend works on
+      yield* t.remove(base, { recursive: true })
+    }).pipe(Effect.provide(layer))
+  })))
 
 // ---- commands -----------------------------------------------------------------------------
 

@@ -746,5 +746,6 @@ export const make = (
       getResourceStatus,
       reconcile,
       files: { transport, fileSystem, exclude: [Script.PRIVATE_DIR] },
+      ...(transport.close !== undefined ? { close: transport.close } : {}),
     })
   })

@@ -1098,6 +1098,7 @@ export const make = (
       getResourceStatus: status(true),
       prepare: Effect.asVoid(discover),
       files: { transport, fileSystem, exclude: [Wrapper.PRIVATE_DIR] },
+      ...(transport.close !== undefined ? { close: transport.close } : {}),
     })
     return {
       ...base,

@@ -599,16 +599,16 @@ export const make = (
     const layerScope = yield* Effect.scope
     const connections = new Map<string, Connection>()
     const connecting = new Map<string, Deferred.Deferred<Connection, LrmsError>>()
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        for (const c of connections.values()) {
-          c.closed = true
-          c.client.end()
-          for (const h of c.hops) h.end()
-        }
-        connections.clear()
-      })
-    )
+    /** Ends every connection; the next operation of a credential opens its own again. */
+    const closeAll = Effect.sync(() => {
+      for (const c of connections.values()) {
+        c.closed = true
+        c.client.end()
+        for (const h of c.hops) h.end()
+      }
+      connections.clear()
+    })
+    yield* Effect.addFinalizer(() => closeAll)
 
     /** Three attempts, 200 ms then 400 ms apart, when the network (not the credential) failed. */
     const connectWithRetry = (credential: Credential) =>
@@ -1222,6 +1222,7 @@ export const make = (
       chmod: (path, mode) => sftpCall<void>("chmod", path, (s, cb) => s.chmod(path, mode, cb)),
       put,
       get,
+      close: closeAll,
     }
     return withSpans(shape)
   })
