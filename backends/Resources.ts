@@ -223,6 +223,8 @@ export const make = (entries: ReadonlyArray<Entry>): ResourcesShape => {
             ? "no resource is configured"
             : `no resource took the job: ${tried.map((t) => `${t.name}: ${t.reason}`).join("; ")}`,
           recoverable: tried.some((t) => t.error.recoverable),
+          // each resource's own error, as a value: `cause` is the `Skipped` list
+          cause: tried,
         }),
       )
     })

@@ -123,6 +123,11 @@ Deno.test("submit: the first candidate that takes the job wins; all refusing is 
   const err = await runFailure(none.submit(app(2)))
   strictEqual(err.reason, "SubmitRejected")
   ok(err.message.includes("a: ") && err.message.includes("b: "), err.message)
+  const skipped = err.cause as ReadonlyArray<Resources.Skipped>
+  deepStrictEqual(skipped.map((s) => [s.name, s.error.reason]), [
+    ["b", "SubmitRejected"],
+    ["a", "SubmitRejected"],
+  ], "the skipped errors are values")
   const named = await runFailure(r.submit(app(), { resource: "nope" }))
   ok(named.message.includes("configured: first, second"), named.message)
 })
