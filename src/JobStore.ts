@@ -38,6 +38,7 @@
  * @module
  */
 import type { PlatformError } from "@effect/platform/Error"
+import { fromPlatformError } from "./internal/platformError.ts"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { NodeFileSystem } from "@effect/platform-node"
 import * as Context from "effect/Context"
@@ -126,21 +127,8 @@ const storeError = (
   cause?: unknown,
 ): LrmsError => new LrmsError({ reason, backend: BACKEND, operation, description, cause })
 
-const fromPlatform = (operation: string, what: string) => (e: PlatformError): LrmsError =>
-  storeError(
-    e._tag === "SystemError"
-      ? e.reason === "NotFound"
-        ? "NotFound"
-        : e.reason === "PermissionDenied"
-        ? "PermissionDenied"
-        : e.reason === "AlreadyExists" || e.reason === "BadResource" || e.reason === "Busy"
-        ? "InvalidState"
-        : "CommandFailed"
-      : "InvalidArgument",
-    operation,
-    `${what}: ${e.message}`,
-    e,
-  )
+const fromPlatform = (operation: string, what: string) =>
+  fromPlatformError(BACKEND, operation, what)
 
 const isNotFound = (e: PlatformError): boolean =>
   e._tag === "SystemError" && e.reason === "NotFound"

@@ -10,7 +10,6 @@
  */
 import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
-import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { NodeContext } from "@effect/platform-node"
 import * as Chunk from "effect/Chunk"
@@ -18,10 +17,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { LrmsError, type Reason } from "../../src/LrmsError.ts"
+import { LrmsError } from "../../src/LrmsError.ts"
 import { fromDenoError } from "../../src/internal/denoError.ts"
 import { signalNumber } from "../../src/Termination.ts"
 import { retryWhileWritten } from "../../src/internal/removeTree.ts"
+import { fromPlatformError } from "../../src/internal/platformError.ts"
 import {
   type ExecOptions,
   type ExecResult,
@@ -33,26 +33,7 @@ import {
 
 const BACKEND = "local"
 
-const toLrmsError = (operation: string, path: string) => (e: PlatformError): LrmsError => {
-  const reason: Reason = e._tag === "SystemError"
-    ? e.reason === "NotFound"
-      ? "NotFound"
-      : e.reason === "PermissionDenied"
-      ? "PermissionDenied"
-      : e.reason === "AlreadyExists" || e.reason === "BadResource" || e.reason === "Busy" ||
-          // a directory refilled while it was removed (a scheduler's late report)
-          (e.cause as { readonly code?: unknown } | undefined)?.code === "ENOTEMPTY"
-      ? "InvalidState"
-      : "CommandFailed"
-    : "InvalidArgument"
-  return new LrmsError({
-    reason,
-    backend: BACKEND,
-    operation,
-    description: `${path}: ${e.message}`,
-    cause: e,
-  })
-}
+const toLrmsError = (operation: string, path: string) => fromPlatformError(BACKEND, operation, path)
 
 const decoder = new TextDecoder()
 const collect = <E>(stream: Stream.Stream<Uint8Array, E>) =>
