@@ -23,7 +23,7 @@
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Config } from "effect-lrms"
+ * import { Gc3pieConfig } from "effect-lrms"
  *
  * const text = `
  * [resource/laptop]
@@ -34,7 +34,7 @@
  * max_walltime = 8
  * architecture = x86_64
  * `
- * const config = Effect.runSync(Config.parse(text, "gc3pie.conf"))
+ * const config = Effect.runSync(Gc3pieConfig.parse(text, "gc3pie.conf"))
  * console.log(config.resources[0]?.backend) // "shellcmd"
  * ```
  *
