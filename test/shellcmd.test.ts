@@ -1,4 +1,5 @@
 import { ok, strictEqual } from "node:assert/strict"
+import { NodeContext } from "@effect/platform-node"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -257,6 +258,7 @@ test("property: any argument string reaches the job unchanged", () =>
                 return got.length === args.length && got.every((g, i) => g === args[i])
               }).pipe(
                 Effect.provide(Layer.merge(layerFor(dir, 4), Auth.none)),
+                Effect.provide(NodeContext.layer),
               ),
             ),
         ),
