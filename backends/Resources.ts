@@ -24,6 +24,9 @@
  * @since 0.1.0
  * @module
  */
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import * as Context from "effect/Context"
 import * as EffectConfig from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -250,13 +253,13 @@ export const make = (entries: ReadonlyArray<Entry>): ResourcesShape => {
  * @since 0.1.0
  * @category layers
  */
-export const layer = (
+export const layer = <R = never>(
   resources: ReadonlyArray<{
     readonly name: string
-    readonly lrms: Layer.Layer<Lrms, LrmsError>
-    readonly auth: Layer.Layer<Auth.Auth, LrmsError>
+    readonly lrms: Layer.Layer<Lrms, LrmsError, R>
+    readonly auth: Layer.Layer<Auth.Auth, LrmsError, R>
   }>,
-): Layer.Layer<Resources, LrmsError> =>
+): Layer.Layer<Resources, LrmsError, R> =>
   Layer.scoped(
     Resources,
     Effect.map(
@@ -303,7 +306,12 @@ const authLayer = (spec: Gc3pieConfig.AuthSpec): Layer.Layer<Auth.Auth, LrmsErro
   )
 }
 
-const transportLayer = (spec: Gc3pieConfig.TransportSpec): Layer.Layer<Transport, LrmsError> =>
+/** The platform services the layers of a configuration file require (`NodeContext.layer`). */
+type Platform = FileSystem.FileSystem | CommandExecutor.CommandExecutor | Path.Path
+
+const transportLayer = (
+  spec: Gc3pieConfig.TransportSpec,
+): Layer.Layer<Transport, LrmsError, Platform> =>
   spec.kind === "local" ? LocalTransport.layer : SshTransport.layer({
     host: spec.host,
     ...(spec.port !== undefined ? { port: spec.port } : {}),
@@ -319,7 +327,9 @@ const transportLayer = (spec: Gc3pieConfig.TransportSpec): Layer.Layer<Transport
  * @since 0.1.0
  * @category layers
  */
-export const lrmsLayer = (spec: Gc3pieConfig.ResourceSpec): Layer.Layer<Lrms, LrmsError> => {
+export const lrmsLayer = (
+  spec: Gc3pieConfig.ResourceSpec,
+): Layer.Layer<Lrms, LrmsError, Platform> => {
   const config = spec.config as never
   const backend = spec.backend === "shellcmd"
     ? Shellcmd.layer(config)
@@ -371,7 +381,7 @@ export const readFile = (path: string): Effect.Effect<Gc3pieConfig.ConfigFile, L
  * @since 0.1.0
  * @category layers
  */
-export const layerFile = (path: string): Layer.Layer<Resources, LrmsError> =>
+export const layerFile = (path: string): Layer.Layer<Resources, LrmsError, Platform> =>
   Layer.unwrapEffect(
     Effect.map(readFile(path), (file) =>
       layer(file.resources.map((spec) => ({
@@ -388,7 +398,11 @@ export const layerFile = (path: string): Layer.Layer<Resources, LrmsError> =>
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<Resources, LrmsError | ConfigError.ConfigError> = Layer
+export const layerConfig: Layer.Layer<
+  Resources,
+  LrmsError | ConfigError.ConfigError,
+  Platform
+> = Layer
   .unwrapEffect(
     Effect.map(
       EffectConfig.string("GC3PIE_CONF").pipe(EffectConfig.withDefault("~/.gc3/gc3pie.conf")),

@@ -6,6 +6,7 @@
  *
  *   deno task bench            (or: deno run -A bench/local.ts [jobs] [rounds])
  */
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as LocalTransport from "../backends/local/LocalTransport.ts"
@@ -81,7 +82,7 @@ const library = (dir: string): Promise<number> => {
     if (failed > 0) throw new Error(`${failed} jobs did not exit 0`)
     return seconds
   })
-  return Effect.runPromise(program.pipe(Effect.provide(layer)))
+  return Effect.runPromise(program.pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)))
 }
 
 const best = async (f: (dir: string) => number | Promise<number>) => {

@@ -13,6 +13,7 @@
  *
  *   deno run -A bench/slurm.ts [N=200] [M=500] [rounds=3] [F=200]
  */
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -195,8 +196,14 @@ const finished = Effect.gen(function* () {
 })
 
 try {
-  await Effect.runPromise(Effect.scoped(Effect.provide(program, layerWith(["--hold"]))))
-  await Effect.runPromise(Effect.scoped(Effect.provide(finished, layerWith([]))))
+  await Effect.runPromise(
+    Effect.scoped(Effect.provide(program, layerWith(["--hold"]))).pipe(
+      Effect.provide(NodeContext.layer),
+    ),
+  )
+  await Effect.runPromise(
+    Effect.scoped(Effect.provide(finished, layerWith([]))).pipe(Effect.provide(NodeContext.layer)),
+  )
 } finally {
   cancelAll()
   Deno.removeSync(dir, { recursive: true })

@@ -8,17 +8,11 @@
  *
  * Set SLURM_PARTITION / SLURM_ACCOUNT to submit to a partition or account.
  */
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Effect, Layer } from "effect"
-import {
-  Application,
-  Auth,
-  LocalTransport,
-  Lrms,
-  Quantity,
-  Slurm,
-  SshTransport,
-  Termination,
-} from "effect-lrms"
+import { Application, Auth, LocalTransport, Lrms, Quantity, Termination } from "effect-lrms"
+import { Slurm } from "effect-lrms/slurm"
+import { SshTransport } from "effect-lrms/ssh"
 
 const target = Deno.args[0]
 const [user, host] = target?.includes("@") ? target.split("@", 2) : [undefined, target]
@@ -75,4 +69,10 @@ const program = Effect.gen(function* () {
   )
 })
 
-await Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(slurm), Effect.provide(auth)))
+await Effect.runPromise(
+  Effect.scoped(program).pipe(
+    Effect.provide(slurm),
+    Effect.provide(auth),
+    Effect.provide(NodeContext.layer), // the platform, provided at the edge
+  ),
+)

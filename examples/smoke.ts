@@ -1,3 +1,4 @@
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Effect } from "effect"
 import { Application, Auth, LocalTransport, Lrms, Shellcmd } from "effect-lrms"
 const program = Effect.gen(function* () {
@@ -40,5 +41,6 @@ await Effect.runPromise(
     Effect.provide(layer),
     Effect.provide(LocalTransport.layer),
     Effect.provide(Auth.none),
+    Effect.provide(NodeContext.layer),
   ),
 )

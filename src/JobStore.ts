@@ -29,7 +29,7 @@
  *   const { jobs, problems } = yield* store.list
  *   return [again.id === job.id, jobs.length, problems.length]
  * })
- * const result = await Effect.runPromise(program.pipe(Effect.provide(JobStore.layer(dir))))
+ * const result = await Effect.runPromise(program.pipe(Effect.provide(JobStore.layerNode(dir))))
  * console.log(result) // [ true, 1, 0 ]
  * Deno.removeSync(dir, { recursive: true })
  * ```
@@ -40,7 +40,8 @@
 import type { PlatformError } from "@effect/platform/Error"
 import { fromPlatformError } from "./internal/platformError.ts"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -165,20 +166,17 @@ const recordIds = (names: ReadonlyArray<string>): Array<string> =>
 const randomHex = (): string => crypto.randomUUID().replaceAll("-", "").slice(0, 12)
 
 const expandHome = (dir: string): Effect.Effect<string, LrmsError> =>
-  dir !== "~" && !dir.startsWith("~/") ? Effect.succeed(dir) : Effect.try({
-    try: () => {
-      const home = Deno.env.get("HOME")
-      if (home === undefined || home === "") throw new Error("HOME is not set")
-      return `${home.replace(/\/+$/, "")}${dir.slice(1)}`
-    },
-    catch: (e) =>
+  dir !== "~" && !dir.startsWith("~/") ? Effect.succeed(dir) : Config.nonEmptyString("HOME").pipe(
+    Effect.map((home) => `${home.replace(/\/+$/, "")}${dir.slice(1)}`),
+    Effect.mapError((e) =>
       storeError(
         "ConfigurationError",
         "make",
-        `cannot find the home directory for ${dir}: ${e instanceof Error ? e.message : e}`,
+        `cannot find the home directory for ${dir}: HOME is not set`,
         e,
-      ),
-  })
+      )
+    ),
+  )
 
 /** When a job was created, for sorting: the `NEW` timestamp, else its earliest one. */
 const createdAt = (job: Job.Job): number => {
@@ -409,10 +407,20 @@ export const make = (
   })
 
 /**
- * A layer of a job store over the local file system (see {@linkcode make}).
+ * A layer of a job store over the `FileSystem` the application provides (see
+ * {@linkcode make}).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (dir?: string): Layer.Layer<JobStore, LrmsError> =>
-  Layer.effect(JobStore, make(dir)).pipe(Layer.provide(NodeFileSystem.layer))
+export const layer = (dir?: string): Layer.Layer<JobStore, LrmsError, FileSystem.FileSystem> =>
+  Layer.effect(JobStore, make(dir))
+
+/**
+ * A layer of a job store over Node's file system (which runs under Deno).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerNode = (dir?: string): Layer.Layer<JobStore, LrmsError> =>
+  layer(dir).pipe(Layer.provide(NodeFileSystem.layer))

@@ -9,6 +9,7 @@
  *
  * @example
  * ```ts
+ * import { NodeContext } from "@effect/platform-node"
  * import { Effect } from "effect"
  * import { Application, Auth, LocalTransport, Lrms, Shellcmd } from "effect-lrms"
  *
@@ -35,6 +36,7 @@
  *     Effect.provide(local),
  *     Effect.provide(LocalTransport.layer),
  *     Effect.provide(Auth.none),
+ *     Effect.provide(NodeContext.layer),
  *   ),
  * )
  * console.log(code) // 0
@@ -365,7 +367,10 @@ export const make = (impl: Implementation): LrmsShape => {
         Effect.tapBoth({
           onFailure: (e) => Metrics.countSubmission(backend, e),
           onSuccess: (job) =>
-            Effect.zipRight(Metrics.countSubmission(backend, undefined), after(undefined)(job)),
+            Effect.zipRight(
+              Metrics.countSubmission(backend, undefined, job),
+              after(undefined)(job),
+            ),
         }),
         traced("submitJob"),
       ),

@@ -18,7 +18,7 @@
  *   return r.stdout.trim()
  * })
  * const out = await Effect.runPromise(
- *   program.pipe(Effect.provide(LocalTransport.layer), Effect.provide(Auth.none)),
+ *   program.pipe(Effect.provide(LocalTransport.layerNode), Effect.provide(Auth.none)),
  * )
  * console.log(out) // "hello"
  * ```

@@ -6,6 +6,7 @@ import * as Exit from "effect/Exit"
 import * as Cause from "effect/Cause"
 import type * as Scope from "effect/Scope"
 import * as Layer from "effect/Layer"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import type * as Duration from "effect/Duration"
 import * as Application from "../src/Application.ts"
 import type * as Auth from "../src/Auth.ts"
@@ -13,26 +14,37 @@ import type * as Job from "../src/Job.ts"
 import * as Lrms from "../src/Lrms.ts"
 import { LrmsError } from "../src/LrmsError.ts"
 
+/**
+ * The platform a test runs on: Node's file system, paths and processes (which run under Deno),
+ * provided at the edge as an application would. Library layers require these services.
+ */
+export type Platform = NodeContext.NodeContext
+
 /** Runs a scoped effect to completion; a failure or defect fails the test with its cause. */
 export const runTest = async <A, E>(
-  effect: Effect.Effect<A, E, Scope.Scope>,
+  effect: Effect.Effect<A, E, Scope.Scope | Platform>,
 ): Promise<A> => {
-  const exit = await Effect.runPromiseExit(Effect.scoped(effect))
+  const exit = await Effect.runPromiseExit(
+    Effect.scoped(effect).pipe(Effect.provide(NodeContext.layer)),
+  )
   if (Exit.isSuccess(exit)) return exit.value
   throw new Error(Cause.pretty(exit.cause))
 }
 
 /** Runs a scoped effect with a layer provided. */
 export const runWith = <A, E, R, E2>(
-  layer: Layer.Layer<R, E2>,
-  effect: Effect.Effect<A, E, R | Scope.Scope>,
-): Promise<A> => runTest(Effect.provide(effect, layer) as Effect.Effect<A, E | E2, Scope.Scope>)
+  layer: Layer.Layer<R, E2, Platform>,
+  effect: Effect.Effect<A, E, R | Scope.Scope | Platform>,
+): Promise<A> =>
+  runTest(Effect.provide(effect, layer) as Effect.Effect<A, E | E2, Scope.Scope | Platform>)
 
 /** Runs an effect that must fail, and returns its failure (or throws if it succeeded). */
 export const runFailure = async <A, E>(
-  effect: Effect.Effect<A, E, Scope.Scope>,
+  effect: Effect.Effect<A, E, Scope.Scope | Platform>,
 ): Promise<E> => {
-  const exit = await Effect.runPromiseExit(Effect.scoped(effect))
+  const exit = await Effect.runPromiseExit(
+    Effect.scoped(effect).pipe(Effect.provide(NodeContext.layer)),
+  )
   if (Exit.isSuccess(exit)) throw new Error(`expected a failure, got ${String(exit.value)}`)
   const failure = Cause.failureOption(exit.cause)
   if (failure._tag === "None") throw new Error(Cause.pretty(exit.cause))

@@ -1,6 +1,7 @@
 /**
  * The `Transport` of the local machine, on @effect/platform: `FileSystem` for files and
- * `CommandExecutor` for processes (both from `NodeContext.layer`, which works under Deno).
+ * `CommandExecutor` for processes, which the application provides (`NodeContext.layer` works
+ * under Deno); `layerNode` provides them.
  *
  * Commands run without a shell, argv as given. A command runs in its own process group, owned
  * by a scope: a timeout or an interruption kills the whole group.
@@ -11,14 +12,15 @@
 import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { NodeContext } from "@effect/platform-node"
+import * as Path from "@effect/platform/Path"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Chunk from "effect/Chunk"
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { LrmsError } from "../../src/LrmsError.ts"
-import { fromDenoError } from "../../src/internal/denoError.ts"
 import { signalNumber } from "../../src/Termination.ts"
 import { retryWhileWritten } from "../../src/internal/removeTree.ts"
 import { fromPlatformError } from "../../src/internal/platformError.ts"
@@ -67,10 +69,17 @@ const fileType = (t: FileSystem.File.Type): FileInfo["type"] =>
 export const make: Effect.Effect<
   TransportShape,
   never,
-  FileSystem.FileSystem | CommandExecutor.CommandExecutor
+  FileSystem.FileSystem | CommandExecutor.CommandExecutor | Path.Path
 > = Effect.gen(function* () {
   const fs = yield* FileSystem.FileSystem
   const executor = yield* CommandExecutor.CommandExecutor
+  const path = yield* Path.Path
+  // the home directory from the environment as Effect's ConfigProvider reads it
+  const homeDirectory = Config.string("HOME").pipe(
+    Config.orElse(() => Config.string("USERPROFILE")),
+    Config.withDefault(path.resolve(".")),
+    Effect.orElseSucceed(() => path.resolve(".")),
+  )
 
   const exec = (
     argv: ReadonlyArray<string>,
@@ -155,29 +164,17 @@ export const make: Effect.Effect<
       })),
     )
 
+  // FileSystem has no lstat: a path whose link can be read is a symbolic link (described by
+  // itself, not followed); anything else is what stat says.
   const lstat = (path: string): Effect.Effect<FileInfo, LrmsError> =>
-    Effect.tryPromise({
-      try: () => Deno.lstat(path),
-      catch: (e) =>
-        fromDenoError(e, {
-          backend: BACKEND,
-          operation: "stat",
-          path,
-          otherwise: "CommandFailed",
-        }),
-    }).pipe(
-      Effect.map((info): FileInfo => ({
-        type: info.isSymlink
-          ? "SymbolicLink"
-          : info.isDirectory
-          ? "Directory"
-          : info.isFile
-          ? "File"
-          : "Other",
-        size: info.size,
-        mtime: info.mtime ?? new Date(0),
-        mode: (info.mode ?? 0) & 0o7777,
+    fs.readLink(path).pipe(
+      Effect.map((target): FileInfo => ({
+        type: "SymbolicLink",
+        size: new TextEncoder().encode(target).length,
+        mtime: new Date(0),
+        mode: 0o777,
       })),
+      Effect.orElse(() => stat(path)),
     )
 
   const copyTree = (from: string, to: string, operation: string): Effect.Effect<void, LrmsError> =>
@@ -204,9 +201,7 @@ export const make: Effect.Effect<
     kind: "local",
     host: "localhost",
     exec,
-    homeDirectory: Effect.sync(() =>
-      Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? Deno.cwd()
-    ),
+    homeDirectory,
     stat: lstat,
     list: (path) =>
       fs.readDirectory(path).pipe(
@@ -262,23 +257,23 @@ export const make: Effect.Effect<
 })
 
 /**
- * The local transport, with the platform services it needs (Node's, which run under Deno).
+ * The local transport over the platform services the application provides (`FileSystem`,
+ * `CommandExecutor`, `Path`): `NodeContext.layer` under Deno or Node, or a platform of one's own.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Transport> = Layer.effect(Transport, make).pipe(
-  Layer.provide(NodeContext.layer),
-)
-
-/**
- * The local transport over platform services the caller provides.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerWithoutPlatform: Layer.Layer<
+export const layer: Layer.Layer<
   Transport,
   never,
-  FileSystem.FileSystem | CommandExecutor.CommandExecutor
+  FileSystem.FileSystem | CommandExecutor.CommandExecutor | Path.Path
 > = Layer.effect(Transport, make)
+
+/**
+ * The local transport with Node's platform services (which run under Deno) provided: the layer a
+ * script reaches for first.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerNode: Layer.Layer<Transport> = layer.pipe(Layer.provide(NodeContext.layer))

@@ -16,7 +16,7 @@ import * as Lrms from "../../src/Lrms.ts"
 import type { LrmsError } from "../../src/LrmsError.ts"
 import * as RunState from "../../src/RunState.ts"
 import * as Termination from "../../src/Termination.ts"
-import { runFailure, runTest, tempDir } from "../_effect.ts"
+import { type Platform, runFailure, runTest, tempDir } from "../_effect.ts"
 
 /** What the suite needs from a backend. */
 export interface ContractOptions {
@@ -24,9 +24,9 @@ export interface ContractOptions {
   readonly makeLayer: (options: {
     readonly dir: string
     readonly maxCores: number
-  }) => Layer.Layer<Lrms.Lrms, LrmsError>
+  }) => Layer.Layer<Lrms.Lrms, LrmsError, Platform>
   /** The `Auth` the calls run with (default `Auth.none`). */
-  readonly auth?: Layer.Layer<Auth.Auth, LrmsError>
+  readonly auth?: Layer.Layer<Auth.Auth, LrmsError, Platform>
   /** Whether a full resource refuses submissions with `MaximumCapacityReached` (shellcmd). */
   readonly capacityRefusal?: boolean
   /**
