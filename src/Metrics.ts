@@ -74,6 +74,17 @@ export const jobsSubmitted: Metric.Metric.Counter<number> = Metric.counter(
 )
 
 /**
+ * Jobs being tracked, tagged `backend`: submitted by this process and not yet seen to end (a job
+ * that ends in another process's view, or is never polled again, stays counted).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const jobsTracked: Metric.Metric.Gauge<number> = Metric.gauge("lrms.jobs.tracked", {
+  description: "jobs submitted by this process and not yet seen to end",
+})
+
+/**
  * Jobs seen to end, tagged `backend` and `outcome` (`success`, `failure`, `cancelled`).
  *
  * @since 0.1.0
@@ -89,7 +100,7 @@ export const jobsFinished: Metric.Metric.Counter<number> = Metric.counter("lrms.
  * {@linkcode commandDuration}; for backend authors.
  *
  * @since 0.1.0
- * @category instrumentation
+ * @category metrics
  */
 export const countCommand = (
   backend: string,
@@ -105,7 +116,16 @@ export const countCommand = (
   return self.pipe(Metric.trackDuration(duration), Effect.ensuring(Metric.increment(count)))
 }
 
-/** @internal The outcome of a submission, for {@linkcode jobsSubmitted}. */
+/** The ids of the jobs {@linkcode jobsTracked} counts: submitted here, not yet seen to end. */
+const tracked = new Set<string>()
+
+/**
+ * The outcome of a submission as {@linkcode jobsSubmitted} tags it: `submitted`, `unknown` (its
+ * outcome could not be learned) or `refused`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
 export const submitOutcome = (error: LrmsError | undefined): string =>
   error === undefined
     ? "submitted"
@@ -113,20 +133,39 @@ export const submitOutcome = (error: LrmsError | undefined): string =>
     ? "unknown"
     : "refused"
 
-/** @internal Counts a submission. */
+/**
+ * Counts a submission in {@linkcode jobsSubmitted} and, when it gave a job, starts tracking that
+ * job in {@linkcode jobsTracked}; `Lrms.make` calls it for every backend.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
 export const countSubmission = (
   backend: string,
   error: LrmsError | undefined,
+  job?: Job.Job,
 ): Effect.Effect<void> =>
-  Metric.increment(
-    Metric.tagged(
-      Metric.tagged(jobsSubmitted, "backend", backend),
-      "outcome",
-      submitOutcome(error),
+  Effect.zipRight(
+    Metric.increment(
+      Metric.tagged(
+        Metric.tagged(jobsSubmitted, "backend", backend),
+        "outcome",
+        submitOutcome(error),
+      ),
     ),
+    job === undefined ? Effect.void : Effect.suspend(() => {
+      tracked.add(job.id)
+      return Metric.increment(Metric.tagged(jobsTracked, "backend", backend))
+    }),
   )
 
-/** @internal Counts a job that was seen to end (its termination decides the outcome). */
+/**
+ * Counts a job seen to end in {@linkcode jobsFinished} (its termination decides the outcome) and
+ * stops tracking it; `Lrms.make` calls it when an operation first sees a job done.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
 export const countFinished = (backend: string, job: Job.Job): Effect.Effect<void> => {
   const t = job.termination
   const outcome = t === undefined
@@ -136,7 +175,14 @@ export const countFinished = (backend: string, job: Job.Job): Effect.Effect<void
     : Termination.isSuccess(t)
     ? "success"
     : "failure"
-  return Metric.increment(
-    Metric.tagged(Metric.tagged(jobsFinished, "backend", backend), "outcome", outcome),
+  return Effect.zipRight(
+    Metric.increment(
+      Metric.tagged(Metric.tagged(jobsFinished, "backend", backend), "outcome", outcome),
+    ),
+    Effect.suspend(() =>
+      tracked.delete(job.id)
+        ? Metric.incrementBy(Metric.tagged(jobsTracked, "backend", backend), -1)
+        : Effect.void
+    ),
   )
 }
