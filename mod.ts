@@ -3,8 +3,16 @@
  * processes, any SSH host, and HPC schedulers), built on Effect for Deno. It re-creates the
  * backend layer of GC3Pie's GC3Libs.
  *
+ * The root holds the model, the services, the local transport and the shellcmd backend. The rest
+ * comes through its own entry point, so that a program loads only what it uses:
+ * `effect-lrms/ssh` (SshTransport), `effect-lrms/slurm`, `effect-lrms/sge`, `effect-lrms/pbs`,
+ * `effect-lrms/lsf` (the schedulers), `effect-lrms/config` (gc3pie.conf and brokering),
+ * `effect-lrms/dialects` (what a new scheduler dialect is made of) and `effect-lrms/testing`
+ * (an in-memory and a fault-injecting transport, fast-check arbitraries).
+ *
  * @example
  * ```ts
+ * import { NodeContext } from "@effect/platform-node"
  * import { Effect } from "effect"
  * import { Application, Auth, LocalTransport, Lrms, Shellcmd } from "effect-lrms"
  *
@@ -28,6 +36,7 @@
  *   })),
  *   Effect.provide(LocalTransport.layer),
  *   Effect.provide(Auth.none),
+ *   Effect.provide(NodeContext.layer), // the platform: files, paths, processes
  * ))
  * console.log(exitCode) // 0
  * ```
@@ -53,8 +62,6 @@ export * as Quantity from "./src/Quantity.ts"
 export * as Resource from "./src/Resource.ts"
 /** Job states and transitions. @since 0.1.0 */
 export * as RunState from "./src/RunState.ts"
-/** POSIX shell quoting. @since 0.1.0 */
-export * as Shell from "./src/Shell.ts"
 /** How a job ended. @since 0.1.0 */
 export * as Termination from "./src/Termination.ts"
 /** `getResults` and `peek`, written once. @since 0.1.0 */
@@ -65,35 +72,7 @@ export * as TransferUrl from "./src/TransferUrl.ts"
 export * as Transport from "./src/Transport.ts"
 /** The local machine's transport. @since 0.1.0 */
 export * as LocalTransport from "./backends/local/LocalTransport.ts"
-/** The transport of any host reachable by SSH. @since 0.1.0 */
-export * as SshTransport from "./backends/ssh/SshTransport.ts"
 /** The shellcmd backend: jobs as processes on the transport's host. @since 0.1.0 */
 export * as Shellcmd from "./backends/shellcmd/Shellcmd.ts"
-/** The flow every batch scheduler shares, over a dialect of pure functions. @since 0.1.0 */
-export * as Batch from "./backends/batch/Batch.ts"
-/** What one batch scheduler's dialect is made of. @since 0.1.0 */
-export * as BatchDialect from "./backends/batch/Dialect.ts"
-/** The job script and the submit script of the batch flow. @since 0.1.0 */
-export * as BatchScript from "./backends/batch/Script.ts"
-/** The SLURM backend. @since 0.1.0 */
-export * as Slurm from "./backends/slurm/Slurm.ts"
-/** SLURM's argv builders and pure parsers. @since 0.1.0 */
-export * as SlurmParse from "./backends/slurm/SlurmParse.ts"
-/** The Grid Engine backend. @since 0.1.0 */
-export * as Sge from "./backends/sge/Sge.ts"
-/** Grid Engine's argv builders and pure parsers. @since 0.1.0 */
-export * as SgeParse from "./backends/sge/SgeParse.ts"
-/** The PBS/Torque backend. @since 0.1.0 */
-export * as Pbs from "./backends/pbs/Pbs.ts"
-/** PBS's argv builders and pure parsers. @since 0.1.0 */
-export * as PbsParse from "./backends/pbs/PbsParse.ts"
-/** The LSF backend. @since 0.1.0 */
-export * as Lsf from "./backends/lsf/Lsf.ts"
-/** LSF's argv builders and pure parsers. @since 0.1.0 */
-export * as LsfParse from "./backends/lsf/LsfParse.ts"
 /** Jobs kept on disk so a later process re-attaches to them. @since 0.1.0 */
 export * as JobStore from "./src/JobStore.ts"
-/** GC3Pie's configuration file, read into typed resource specifications. @since 0.1.0 */
-export * as Gc3pieConfig from "./src/Gc3pieConfig.ts"
-/** Every configured resource by name, and GC3Pie's brokering. @since 0.1.0 */
-export * as Resources from "./backends/Resources.ts"

@@ -23,7 +23,7 @@
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Gc3pieConfig } from "effect-lrms"
+ * import { Gc3pieConfig } from "effect-lrms/config"
  *
  * const text = `
  * [resource/laptop]

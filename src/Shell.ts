@@ -12,7 +12,7 @@
  *
  * @example
  * ```ts
- * import { Shell } from "effect-lrms"
+ * import { Shell } from "effect-lrms/dialects"
  *
  * console.log(Shell.quote("it's $HOME")) // 'it'\''s $HOME'
  * console.log(Shell.command(["echo", "a b", "*"])) // 'echo' 'a b' '*'

@@ -1,0 +1,16 @@
+/**
+ * `effect-lrms/lsf`: the LSF and OpenLava backend, a dialect of the batch flow over any `Transport`.
+ *
+ * @example
+ * ```ts
+ * import { Lsf } from "effect-lrms/lsf"
+ *
+ * console.log(typeof Lsf.layer) // "function"
+ * ```
+ *
+ * @since 0.1.0
+ * @module
+ */
+
+/** The LSF and OpenLava backend. @since 0.1.0 */
+export * as Lsf from "./Lsf.ts"

@@ -1,0 +1,16 @@
+/**
+ * `effect-lrms/slurm`: the SLURM backend, a dialect of the batch flow over any `Transport`.
+ *
+ * @example
+ * ```ts
+ * import { Slurm } from "effect-lrms/slurm"
+ *
+ * console.log(typeof Slurm.layer) // "function"
+ * ```
+ *
+ * @since 0.1.0
+ * @module
+ */
+
+/** The SLURM backend. @since 0.1.0 */
+export * as Slurm from "./Slurm.ts"
