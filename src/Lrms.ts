@@ -52,15 +52,17 @@ import * as Effect from "effect/Effect"
 import * as Application from "./Application.ts"
 import { type Auth, authenticated } from "./Auth.ts"
 import * as Job from "./Job.ts"
-import { LrmsError } from "./LrmsError.ts"
+import type { LrmsError } from "./LrmsError.ts"
 import * as Metrics from "./Metrics.ts"
-import * as Quantity from "./Quantity.ts"
 import type { Resource, ResourceStatus } from "./Resource.ts"
 import * as RunState from "./RunState.ts"
 import * as Termination from "./Termination.ts"
 import * as Transfer from "./Transfer.ts"
 import * as TransferUrl from "./TransferUrl.ts"
 import type { TransportShape } from "./Transport.ts"
+import * as Checks from "./internal/lrmsChecks.ts"
+import * as Observe from "./internal/lrmsObserve.ts"
+import * as Poll from "./internal/pollJob.ts"
 
 // =============================================================================
 // Service definition
@@ -202,94 +204,18 @@ export interface Implementation extends
   readonly prepare?: Effect.Effect<void, LrmsError, Auth>
 }
 
-const fail = (
-  reason: LrmsError["reason"],
-  backend: string,
-  operation: string,
-  description: string,
-) => Effect.fail(new LrmsError({ reason, backend, operation, description }))
-
 /**
  * Checks an application against a resource's limits and protocols; fails with the first
  * problem, naming the field (pure apart from the failure).
  *
  * @since 0.1.0
- * @category validation
+ * @category combinators
  */
-export const checkApplication = (
+export const checkApplication: (
   resource: Resource,
   protocols: ReadonlyArray<string>,
   app: Application.Application,
-): Effect.Effect<void, LrmsError> => {
-  const backend = resource.type
-  if (!resource.enabled) {
-    return fail("SubmitRejected", backend, "submitJob", `resource ${resource.name} is disabled`)
-  }
-  for (const { field, url } of Application.dataUrls(app)) {
-    const scheme = TransferUrl.scheme(url)
-    if (!protocols.includes(scheme)) {
-      return fail(
-        "UnsupportedProtocol",
-        backend,
-        "submitJob",
-        `${field}: ${TransferUrl.unsupportedMessage(scheme, protocols)}`,
-      )
-    }
-  }
-  if (app.requestedCores > resource.maxCoresPerJob) {
-    return fail(
-      "SubmitRejected",
-      backend,
-      "submitJob",
-      `requestedCores: ${app.requestedCores} cores requested, resource ${resource.name} allows ` +
-        `at most ${resource.maxCoresPerJob} per job`,
-    )
-  }
-  if (app.requestedMemory !== undefined) {
-    const limit = resource.maxMemoryPerCore * app.requestedCores
-    if (app.requestedMemory > limit) {
-      return fail(
-        "SubmitRejected",
-        backend,
-        "submitJob",
-        `requestedMemory: ${Quantity.formatMemoryHuman(app.requestedMemory)} requested, ` +
-          `resource ${resource.name} allows at most ` +
-          `${Quantity.formatMemoryHuman(Quantity.memory(limit))} for ${app.requestedCores} core(s)`,
-      )
-    }
-  }
-  if (
-    app.requestedWalltime !== undefined &&
-    Duration.greaterThan(app.requestedWalltime, resource.maxWalltime)
-  ) {
-    return fail(
-      "SubmitRejected",
-      backend,
-      "submitJob",
-      `requestedWalltime: ${Quantity.formatDuration(app.requestedWalltime)} requested, resource ` +
-        `${resource.name} allows at most ${Quantity.formatDuration(resource.maxWalltime)}`,
-    )
-  }
-  if (
-    app.requestedArchitecture !== undefined &&
-    !resource.architecture.includes(app.requestedArchitecture)
-  ) {
-    return fail(
-      "SubmitRejected",
-      backend,
-      "submitJob",
-      `requestedArchitecture: ${app.requestedArchitecture} requested, resource ${resource.name} ` +
-        `runs ${resource.architecture.join(", ")}`,
-    )
-  }
-  return Effect.void
-}
-
-/** A job's span attributes: its id and, once it has one, its scheduler's id. */
-const jobAttributes = (job: Job.Job): Record<string, string> =>
-  job.nativeId !== undefined && job.nativeId !== ""
-    ? { "lrms.job.id": job.id, "lrms.job.native_id": job.nativeId }
-    : { "lrms.job.id": job.id }
+) => Effect.Effect<void, LrmsError> = Checks.checkApplication
 
 /**
  * Builds the full service from a backend's primitive operations, deriving the shared ones.
@@ -300,67 +226,19 @@ const jobAttributes = (job: Job.Job): Record<string, string> =>
 export const make = (impl: Implementation): LrmsShape => {
   const backend = impl.resource.type
   const guard = (operation: string) => authenticated(backend, operation)
-  const own = (job: Job.Job, operation: string) =>
-    job.resourceName === impl.resource.name ? Effect.void : fail(
-      "InvalidArgument",
-      backend,
-      operation,
-      `job ${job.id} belongs to resource ${job.resourceName}, not ${impl.resource.name}`,
-    )
-  const notNew = (job: Job.Job, operation: string) =>
-    job.state === "NEW"
-      ? fail("InvalidState", backend, operation, `job ${job.id} has not been submitted`)
-      : Effect.void
+  const { validId, own, notNew, jobPath } = Checks.preconditions(impl.resource)
+  const { traced, after } = Observe.observe(impl.resource)
   const { transport, fileSystem, exclude = [] } = impl.files
-  /** The span of an operation, `Lrms.<operation>`, with the resource and the job it is about. */
-  const traced =
-    (operation: string, job?: Job.Job) =>
-    <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-      Effect.withSpan(self, `Lrms.${operation}`, {
-        kind: "client",
-        attributes: {
-          "lrms.resource": impl.resource.name,
-          "lrms.backend": backend,
-          ...(job !== undefined ? jobAttributes(job) : {}),
-        },
-      })
-  /** The job as an operation leaves it: on its span, in the log, in the metrics. */
-  const after = (before: Job.Job | undefined) => (job: Job.Job) =>
-    Effect.gen(function* () {
-      yield* Effect.annotateCurrentSpan({ ...jobAttributes(job), "lrms.job.state": job.state })
-      if (before?.state === job.state) return
-      yield* Effect.logDebug(`job ${job.id}: ${before?.state ?? "NEW"} → ${job.state}`).pipe(
-        Effect.annotateLogs({ ...jobAttributes(job), "lrms.resource": impl.resource.name }),
-      )
-      if (RunState.isDone(job.state) && !(before && RunState.isDone(before.state))) {
-        yield* Metrics.countFinished(backend, job)
-      }
-    })
-  const jobPath = (job: Job.Job, name: string) =>
-    Effect.suspend(() => {
-      const problem = Application.relativePathProblem(name)
-      if (problem !== undefined) return fail("InvalidArgument", backend, "peek", problem)
-      if (job.remoteDir === undefined) {
-        return fail("InvalidState", backend, "peek", `job ${job.id} has no remote directory`)
-      }
-      return Effect.succeed(`${job.remoteDir}/${Application.normalizeRelative(name)}`)
-    })
+  /** The checks every operation on an existing job starts with. */
+  const submitted = (job: Job.Job, operation: string) =>
+    Effect.all([own(job, operation), notNew(job, operation)])
   return {
     resource: impl.resource,
     protocols: impl.protocols,
     validateData: TransferUrl.validate(impl.protocols),
     submitJob: (app, options) =>
       (impl.prepare ?? Effect.void).pipe(
-        Effect.zipRight(
-          options?.id !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(options.id)
-            ? fail(
-              "InvalidArgument",
-              backend,
-              "submitJob",
-              `id: ${JSON.stringify(options.id)} is not letters, digits, '.', '_' and '-'`,
-            )
-            : Effect.void,
-        ),
+        Effect.zipRight(validId(options?.id)),
         Effect.zipRight(Effect.suspend(() => checkApplication(impl.resource, impl.protocols, app))),
         Effect.zipRight(impl.submitJob(app, options)),
         guard("submitJob"),
@@ -375,7 +253,7 @@ export const make = (impl: Implementation): LrmsShape => {
         traced("submitJob"),
       ),
     updateJobState: (job) =>
-      Effect.all([own(job, "updateJobState"), notNew(job, "updateJobState")]).pipe(
+      submitted(job, "updateJobState").pipe(
         Effect.zipRight(
           RunState.isDone(job.state) ? Effect.succeed(job) : impl.updateJobState(job),
         ),
@@ -384,7 +262,7 @@ export const make = (impl: Implementation): LrmsShape => {
         traced("updateJobState", job),
       ),
     cancelJob: (job) =>
-      Effect.all([own(job, "cancelJob"), notNew(job, "cancelJob")]).pipe(
+      submitted(job, "cancelJob").pipe(
         Effect.zipRight(
           RunState.isDone(job.state) ? Effect.succeed(job) : impl.cancelJob(job).pipe(
             Effect.map((j) =>
@@ -400,10 +278,10 @@ export const make = (impl: Implementation): LrmsShape => {
         traced("cancelJob", job),
       ),
     getResults: (job, downloadDir, options) =>
-      Effect.all([own(job, "getResults"), notNew(job, "getResults")]).pipe(
+      submitted(job, "getResults").pipe(
         Effect.zipRight(
           job.state === "SUBMITTED"
-            ? fail(
+            ? Checks.fail(
               "InvalidState",
               backend,
               "getResults",
@@ -418,7 +296,7 @@ export const make = (impl: Implementation): LrmsShape => {
         traced("getResults", job),
       ),
     peek: (job, remoteFile, local, options) =>
-      Effect.all([own(job, "peek"), notNew(job, "peek")]).pipe(
+      submitted(job, "peek").pipe(
         Effect.zipRight(jobPath(job, remoteFile)),
         Effect.flatMap((path) => Transfer.peek(transport, fileSystem, path, local, options)),
         guard("peek"),
@@ -427,7 +305,7 @@ export const make = (impl: Implementation): LrmsShape => {
     free: (job) =>
       own(job, "free").pipe(
         Effect.zipRight(
-          RunState.isDone(job.state) ? impl.free(job) : fail(
+          RunState.isDone(job.state) ? impl.free(job) : Checks.fail(
             "InvalidState",
             backend,
             "free",
@@ -442,7 +320,7 @@ export const make = (impl: Implementation): LrmsShape => {
       traced("getResourceStatus"),
     ),
     reconcile: (submission, app) =>
-      (impl.reconcile !== undefined ? impl.reconcile(submission, app) : fail(
+      (impl.reconcile !== undefined ? impl.reconcile(submission, app) : Checks.fail(
         "InvalidState",
         backend,
         "reconcile",
@@ -450,14 +328,7 @@ export const make = (impl: Implementation): LrmsShape => {
       )).pipe(
         guard("reconcile"),
         Effect.tap(after(undefined)),
-        Effect.withSpan("Lrms.reconcile", {
-          kind: "client",
-          attributes: {
-            "lrms.resource": impl.resource.name,
-            "lrms.backend": backend,
-            "lrms.job.id": submission.tag,
-          },
-        }),
+        traced("reconcile", submission.tag),
       ),
     close: impl.close ?? Effect.void,
   }
@@ -600,31 +471,7 @@ export const awaitTermination = (
   job: Job.Job,
   options: AwaitOptions = {},
 ): Effect.Effect<Job.Job, LrmsError, Lrms | Auth> =>
-  Effect.gen(function* () {
-    const lrms = yield* Lrms
-    const max = Duration.toMillis(options.max ?? "5 seconds")
-    let delay = Duration.toMillis(options.initial ?? "50 millis")
-    const tolerated = options.recoverableFailures ?? 10
-    let failures = 0
-    let current = job
-    while (!RunState.isDone(current.state)) {
-      const polled = yield* Effect.either(lrms.updateJobState(current))
-      if (polled._tag === "Left") {
-        if (!polled.left.recoverable || ++failures > tolerated) return yield* polled
-        yield* Effect.sleep(Duration.millis(delay))
-        delay = Math.min(max, delay * 1.5)
-        continue
-      }
-      failures = 0
-      const next = polled.right
-      if (next.state !== current.state && options.onChange) yield* options.onChange(next)
-      current = next
-      if (RunState.isDone(current.state)) break
-      yield* Effect.sleep(Duration.millis(delay))
-      delay = Math.min(max, delay * 1.5)
-    }
-    return current
-  })
+  Effect.flatMap(Lrms, (lrms) => Poll.pollUntilDone(lrms.updateJobState, job, options))
 
 /**
  * Fetches a finished job's outputs and marks it `TERMINATED` (GC3Pie's `fetch_output`): the

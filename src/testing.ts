@@ -35,7 +35,7 @@ import type { TransferOptions } from "./Transfer.ts"
  * `MemoryTransport.layer(options)`.
  *
  * @since 0.1.0
- * @category transports
+ * @category testing
  */
 export * as MemoryTransport from "./testing/MemoryTransport.ts"
 
@@ -61,7 +61,7 @@ export * as MemoryTransport from "./testing/MemoryTransport.ts"
  * ```
  *
  * @since 0.1.0
- * @category transports
+ * @category testing
  */
 export * as FaultyTransport from "./testing/FaultyTransport.ts"
 
@@ -69,7 +69,7 @@ export * as FaultyTransport from "./testing/FaultyTransport.ts"
  * fast-check (v3) arbitraries: `application`, `remoteTree`, `transferOptions`, `localState`.
  *
  * @since 0.1.0
- * @category arbitraries
+ * @category testing
  */
 export * as arbitraries from "./testing/arbitraries.ts"
 
@@ -163,7 +163,7 @@ export interface ExpectedFile {
  * local file the remote tree does not have stays as it is.
  *
  * @since 0.1.0
- * @category model
+ * @category models
  */
 export const expectedAfterGetResults = (
   remoteTree: RemoteTree,

@@ -67,8 +67,10 @@ import type * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import type { Auth } from "../Auth.ts"
-import { LrmsError } from "../LrmsError.ts"
+import type { LrmsError } from "../LrmsError.ts"
 import { type ExecOptions, Transport, type TransportShape } from "../Transport.ts"
+import * as Arbitrary from "./internal/faultArbitrary.ts"
+import * as Plan from "./internal/faultPlan.ts"
 
 // =============================================================================
 // Models
@@ -80,20 +82,7 @@ import { type ExecOptions, Transport, type TransportShape } from "../Transport.t
  * @since 0.1.0
  * @category models
  */
-export const operations = [
-  "exec",
-  "homeDirectory",
-  "stat",
-  "list",
-  "mkdir",
-  "remove",
-  "rename",
-  "readRange",
-  "writeFile",
-  "chmod",
-  "put",
-  "get",
-] as const
+export const operations: typeof Plan.operations = Plan.operations
 
 /**
  * One operation of a `TransportShape`.
@@ -109,7 +98,7 @@ export type Operation = typeof operations[number]
  * @since 0.1.0
  * @category models
  */
-export const faults = ["fail", "drop", "hang", "lostReply"] as const
+export const faults: typeof Plan.faults = Plan.faults
 
 /**
  * A fault a rule can inject (see the module documentation).
@@ -292,43 +281,6 @@ export const commandIncludes = (text: string): (call: Call) => boolean => (call)
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
-const isCount = (n: number, infinite: boolean) =>
-  (Number.isSafeInteger(n) && n >= 0) || (infinite && n === Number.POSITIVE_INFINITY)
-
-const validate = (schedule: FaultSchedule): void => {
-  schedule.forEach((rule, i) => {
-    if (!(faults as ReadonlyArray<string>).includes(rule.fault)) {
-      throw new TypeError(`fault schedule rule ${i}: unknown fault ${String(rule.fault)}`)
-    }
-    const ops = rule.operation === undefined
-      ? []
-      : typeof rule.operation === "string"
-      ? [rule.operation]
-      : rule.operation
-    for (const op of ops) {
-      if (!(operations as ReadonlyArray<string>).includes(op)) {
-        throw new TypeError(`fault schedule rule ${i}: unknown operation ${String(op)}`)
-      }
-    }
-    if (rule.at !== undefined && !isCount(rule.at, false)) {
-      throw new RangeError(`fault schedule rule ${i}: at must be a whole number ≥ 0: ${rule.at}`)
-    }
-    if (rule.times !== undefined && !isCount(rule.times, true)) {
-      throw new RangeError(`fault schedule rule ${i}: times must be a count: ${rule.times}`)
-    }
-    if (rule.downFor !== undefined && !isCount(rule.downFor, true)) {
-      throw new RangeError(`fault schedule rule ${i}: downFor must be a count: ${rule.downFor}`)
-    }
-  })
-}
-
-const describeCall = (call: Call): string =>
-  call.argv !== undefined
-    ? JSON.stringify(call.argv.join(" ").slice(0, 80))
-    : `${call.operation}${
-      typeof call.args[0] === "string" ? ` ${JSON.stringify(call.args[0].slice(0, 80))}` : ""
-    }`
-
 /**
  * Wraps a transport so that the calls its schedule picks fail (see the module documentation).
  * The schedule is checked at once: an unknown fault or operation, or a negative or fractional
@@ -342,55 +294,18 @@ export const wrap = (
   schedule: FaultSchedule,
   options: FaultyTransportOptions = {},
 ): FaultyTransport => {
-  validate(schedule)
-  const backend = options.backend ?? "faulty"
-  const hangTimeout = Duration.decode(options.hangTimeout ?? "30 seconds")
+  Plan.validate(schedule)
+  const context: Plan.FaultContext = {
+    schedule,
+    backend: options.backend ?? "faulty",
+    host: inner.host,
+    hangTimeout: Duration.decode(options.hangTimeout ?? "30 seconds"),
+  }
+  const planner = Plan.makePlanner(schedule)
   const calls: Array<CallRecord> = []
   const perOperation = new Map<Operation, number>()
-  const seen = schedule.map(() => 0)
-  const ruleOperations = schedule.map((rule) =>
-    rule.operation === undefined
-      ? undefined
-      : new Set<Operation>(typeof rule.operation === "string" ? [rule.operation] : rule.operation)
-  )
-  let down = 0
 
-  const injected = (
-    call: Call,
-    reason: "ConnectionLost" | "Timeout",
-    fault: Fault | "down",
-    description: string,
-    recoverable: boolean,
-  ) =>
-    new LrmsError({
-      reason,
-      backend,
-      operation: call.operation,
-      description: `${description} (injected ${fault}, call ${call.index})`,
-      recoverable,
-    })
-
-  /** Numbers a call, counts it against every rule and picks its fault. */
-  const admit = (call: Call): { fault: Fault | "down" | undefined; rule: number | undefined } => {
-    let chosen: number | undefined
-    schedule.forEach((rule, i) => {
-      const ops = ruleOperations[i]
-      if (ops !== undefined && !ops.has(call.operation)) return
-      if (rule.match !== undefined && !rule.match(call)) return
-      const n = seen[i]!
-      seen[i] = n + 1
-      const at = rule.at ?? 0
-      if (chosen === undefined && n >= at && n - at < (rule.times ?? 1)) chosen = i
-    })
-    if (down > 0) {
-      down--
-      return { fault: "down", rule: undefined }
-    }
-    if (chosen === undefined) return { fault: undefined, rule: undefined }
-    down = schedule[chosen]!.downFor ?? 0
-    return { fault: schedule[chosen]!.fault, rule: chosen }
-  }
-
+  /** Numbers and records a call, and runs it with the fault the schedule gives it. */
   const intercept = <A>(
     operation: Operation,
     args: ReadonlyArray<unknown>,
@@ -408,11 +323,10 @@ export const wrap = (
         argv: isExec ? args[0] as ReadonlyArray<string> : undefined,
         execOptions: isExec ? (args[1] as ExecOptions | undefined) : undefined,
       }
-      const { fault, rule } = admit(call)
+      const admission = planner.admit(call)
       const record: Mutable<CallRecord> = {
         ...call,
-        fault,
-        rule,
+        ...admission,
         innerCalled: false,
         innerExit: undefined,
         exit: undefined,
@@ -422,68 +336,9 @@ export const wrap = (
         record.innerCalled = true
         return run()
       }).pipe(Effect.onExit((exit) => Effect.sync(() => (record.innerExit = exit))))
-      const recoverable = rule === undefined ? true : schedule[rule]!.recoverable ?? true
-      const host = inner.host
-      let body: Effect.Effect<A, LrmsError, Auth>
-      switch (fault) {
-        case undefined:
-          body = runInner
-          break
-        case "down":
-          body = Effect.fail(
-            injected(call, "ConnectionLost", fault, `${host}: unreachable (connection down)`, true),
-          )
-          break
-        case "fail":
-          body = Effect.fail(injected(
-            call,
-            "ConnectionLost",
-            fault,
-            `${host}: cannot send ${describeCall(call)}: the request did not reach the host`,
-            recoverable,
-          ))
-          break
-        case "drop":
-          body = Effect.fail(injected(
-            call,
-            "ConnectionLost",
-            fault,
-            `the connection to ${host} dropped before ${describeCall(call)}`,
-            recoverable,
-          ))
-          break
-        case "lostReply":
-          body = Effect.flatMap(Effect.exit(runInner), () =>
-            Effect.fail(injected(
-              call,
-              "ConnectionLost",
-              fault,
-              `the connection to ${host} dropped while ${describeCall(call)} ran; its reply ` +
-                `was lost`,
-              recoverable,
-            )))
-          break
-        case "hang": {
-          const ruleWait = schedule[rule!]!.hangFor
-          const ruleDuration = ruleWait === undefined ? hangTimeout : Duration.decode(ruleWait)
-          const execTimeout = call.execOptions?.timeout
-          const wait = execTimeout === undefined
-            ? ruleDuration
-            : Duration.min(ruleDuration, Duration.decode(execTimeout))
-          const description = execTimeout !== undefined && Duration.lessThanOrEqualTo(
-              Duration.decode(execTimeout),
-              ruleDuration,
-            )
-            ? `${call.argv?.[0]} did not finish within ${String(execTimeout)}; killed`
-            : `${host}: no answer to ${describeCall(call)} within ${Duration.format(wait)}`
-          body = Effect.zipRight(
-            Effect.sleep(wait),
-            Effect.fail(injected(call, "Timeout", fault, description, recoverable)),
-          )
-          break
-        }
-      }
-      return body.pipe(Effect.onExit((exit) => Effect.sync(() => (record.exit = exit))))
+      return Plan.outcome(call, admission, context, runInner).pipe(
+        Effect.onExit((exit) => Effect.sync(() => (record.exit = exit))),
+      )
     })
 
   const faulty: FaultyTransport = {
@@ -505,7 +360,7 @@ export const wrap = (
     schedule,
     calls,
     faulted: () => calls.filter((c) => c.fault !== undefined),
-    downRemaining: () => down,
+    downRemaining: planner.downRemaining,
   }
   return faulty
 }
@@ -565,49 +420,8 @@ export interface FaultScheduleOptions {
  * matcher, and turns faults into `fail`, the first of `faults`.
  *
  * @since 0.1.0
- * @category arbitraries
+ * @category testing
  */
-export const faultSchedule = (
-  options: FaultScheduleOptions = {},
-): FastCheck.Arbitrary<FaultSchedule> => {
-  const faultKinds = options.faults ?? faults
-  const ops = options.operations ?? operations
-  if (faultKinds.length === 0) throw new RangeError("faultSchedule: no faults to choose from")
-  const named = Object.entries(options.matchers ?? {}).map(([name, predicate]) =>
-    Object.assign((call: Call) => predicate(call), { [FastCheck.toStringMethod]: () => name })
-  )
-  const rule: FastCheck.Arbitrary<FaultRule> = FastCheck.record({
-    fault: FastCheck.constantFrom(...faultKinds),
-    operation: ops.length === 0
-      ? FastCheck.constant(undefined)
-      : FastCheck.option(FastCheck.constantFrom(...ops), { nil: undefined }),
-    match: named.length === 0
-      ? FastCheck.constant(undefined)
-      : FastCheck.option(FastCheck.constantFrom(...named), { nil: undefined, freq: 2 }),
-    at: FastCheck.nat({ max: options.maxIndex ?? 15 }),
-    times: FastCheck.integer({ min: 1, max: Math.max(1, options.maxTimes ?? 2) }),
-    downFor: FastCheck.oneof(
-      { weight: 3, arbitrary: FastCheck.constant(0) },
-      { weight: 1, arbitrary: FastCheck.nat({ max: options.maxDownFor ?? 3 }) },
-    ),
-  }).map((r): FaultRule => ({
-    fault: r.fault,
-    ...(r.operation !== undefined ? { operation: r.operation } : {}),
-    ...(r.match !== undefined ? { match: r.match } : {}),
-    ...(r.at !== 0 ? { at: r.at } : {}),
-    ...(r.times !== 1 ? { times: r.times } : {}),
-    ...(r.downFor !== 0 ? { downFor: r.downFor } : {}),
-    ...(r.fault === "hang" && options.hangFor !== undefined ? { hangFor: options.hangFor } : {}),
-  }))
-  return FastCheck.oneof(
-    { withCrossShrink: true },
-    { weight: 1, arbitrary: FastCheck.constant<FaultSchedule>([]) },
-    {
-      weight: 3,
-      arbitrary: FastCheck.array(rule, {
-        minLength: 1,
-        maxLength: Math.max(1, options.maxRules ?? 3),
-      }),
-    },
-  )
-}
+export const faultSchedule: (
+  options?: FaultScheduleOptions,
+) => FastCheck.Arbitrary<FaultSchedule> = Arbitrary.faultSchedule

@@ -43,7 +43,7 @@ const isUsableName = (s: string): boolean =>
  * NUL, `.` or `..`, and at most 100 bytes of UTF-8.
  *
  * @since 0.1.0
- * @category arbitraries
+ * @category testing
  */
 export const fileName: FastCheck.Arbitrary<string> = FastCheck.oneof(
   { weight: 4, arbitrary: FastCheck.stringMatching(/^[a-zA-Z0-9 _.'"$()&;,=+-]{1,12}$/) },
@@ -106,7 +106,7 @@ const collides = (a: string, b: string): boolean =>
  * 2000 and 2030; no path is both a file and a directory.
  *
  * @since 0.1.0
- * @category arbitraries
+ * @category testing
  */
 export const remoteTree: FastCheck.Arbitrary<RemoteTree> = FastCheck.array(
   FastCheck.record({ path: relativeFilePath, bytes: fileBytes, mtime: mtimeMs }),
@@ -164,7 +164,7 @@ const localFileFor = (remote: RemoteFile): FastCheck.Arbitrary<LocalFile | undef
  * or of another size; a few files only the local side has are added.
  *
  * @since 0.1.0
- * @category arbitraries
+ * @category testing
  */
 export const localState = (tree: RemoteTree): FastCheck.Arbitrary<LocalState> => {
   const paths = [...tree.keys()]
@@ -192,7 +192,7 @@ export const localState = (tree: RemoteTree): FastCheck.Arbitrary<LocalState> =>
  * Options of `getResults`: every `overwrite` × `changedOnly` combination, each field also absent.
  *
  * @since 0.1.0
- * @category arbitraries
+ * @category testing
  */
 export const transferOptions: FastCheck.Arbitrary<TransferOptions> = FastCheck.record(
   { overwrite: FastCheck.boolean(), changedOnly: FastCheck.boolean() },
@@ -239,7 +239,7 @@ const shellySpecials = [
  * backslashes, newlines, unicode).
  *
  * @since 0.1.0
- * @category arbitraries
+ * @category testing
  */
 export const argument: FastCheck.Arbitrary<string> = FastCheck.oneof(
   FastCheck.string({ unit: "binary", maxLength: 12 }),
@@ -289,7 +289,7 @@ const environment: FastCheck.Arbitrary<Readonly<Record<string, string>>> = FastC
  * environment, and some resource requests.
  *
  * @since 0.1.0
- * @category arbitraries
+ * @category testing
  */
 export const application: FastCheck.Arbitrary<ApplicationInput> = FastCheck.record({
   names: FastCheck.uniqueArray(jobFileName, {
