@@ -98,9 +98,20 @@ const best = async (f: (dir: string) => number | Promise<number>) => {
   return Math.min(...times)
 }
 
+const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0)
+const rssAfterImports = Deno.memoryUsage().rss
 const shell = await best(shellLoop)
 const wrapper = await best(wrapperLoop)
-const lib = await best(library)
+// the process's resident memory, sampled every 20 ms while the library runs its rounds
+let peakRss = Deno.memoryUsage().rss
+let peakHeap = 0
+const sampler = setInterval(() => {
+  const m = Deno.memoryUsage()
+  peakRss = Math.max(peakRss, m.rss)
+  peakHeap = Math.max(peakHeap, m.heapUsed)
+}, 20)
+const lib = await best(library).finally(() => clearInterval(sampler))
+peakRss = Math.max(peakRss, Deno.memoryUsage().rss)
 const rate = (s: number) => (jobs / s).toFixed(0)
 const line = (name: string, s: number) =>
   console.log(`${name.padEnd(58)} ${s.toFixed(2)} s  ${rate(s).padStart(4)} jobs/s`)
@@ -111,3 +122,7 @@ line("effect-lrms shellcmd + LocalTransport: submit + await", lib)
 console.log(`ratio to the subshell loop:         ${(shell / lib).toFixed(2)}`)
 console.log(`ratio to the wrapper-script loop:   ${(wrapper / lib).toFixed(2)}`)
 console.log(`vs. RADICAL-SAGA's 36 jobs/s local: ${(jobs / lib / 36).toFixed(1)}x`)
+console.log(
+  `memory (RSS): ${mb(rssAfterImports)} MB after the imports, peak ${mb(peakRss)} MB while ` +
+    `effect-lrms ran ${jobs} jobs (target: at most 100 MB; peak JS heap ${mb(peakHeap)} MB)`,
+)

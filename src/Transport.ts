@@ -239,6 +239,7 @@ export const withSpans = (shape: TransportShape): TransportShape => {
     <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       Effect.withSpan(self, `Transport.${operation}`, {
         kind: "client",
+        captureStackTrace: false,
         attributes: { ...attributes, ...extra },
       })
   return {

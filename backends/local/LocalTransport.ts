@@ -222,24 +222,27 @@ export const make: Effect.Effect<
     rename: (from, to) =>
       fs.rename(from, to).pipe(Effect.mapError(toLrmsError("rename", `${from} -> ${to}`))),
     readRange: (path, offset, size) =>
-      Effect.scoped(
-        Effect.gen(function* () {
-          const file = yield* fs.open(path, { flag: "r" })
-          if (size === undefined) {
-            const info = yield* file.stat
-            size = Math.max(0, Number(info.size) - offset)
-          }
-          yield* file.seek(offset, "start")
-          const buffer = new Uint8Array(size)
-          let at = 0
-          while (at < size) {
-            const n = yield* file.read(buffer.subarray(at))
-            if (Number(n) === 0) break
-            at += Number(n)
-          }
-          return buffer.subarray(0, at)
-        }),
-      ).pipe(Effect.mapError(toLrmsError("readRange", path))),
+      // a whole file (a report, a record: what polls read) in one read, no handle to manage
+      offset === 0 && size === undefined
+        ? fs.readFile(path).pipe(Effect.mapError(toLrmsError("readRange", path)))
+        : Effect.scoped(
+          Effect.gen(function* () {
+            const file = yield* fs.open(path, { flag: "r" })
+            if (size === undefined) {
+              const info = yield* file.stat
+              size = Math.max(0, Number(info.size) - offset)
+            }
+            yield* file.seek(offset, "start")
+            const buffer = new Uint8Array(size)
+            let at = 0
+            while (at < size) {
+              const n = yield* file.read(buffer.subarray(at))
+              if (Number(n) === 0) break
+              at += Number(n)
+            }
+            return buffer.subarray(0, at)
+          }),
+        ).pipe(Effect.mapError(toLrmsError("readRange", path))),
     writeFile: (path, data, options) =>
       fs.writeFile(
         path,

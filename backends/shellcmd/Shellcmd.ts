@@ -58,7 +58,7 @@
  * @module
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

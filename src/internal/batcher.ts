@@ -75,6 +75,7 @@ export const make = <K, V, E>(
             Effect.provideService(Auth, auth),
             Effect.withSpan(options.name, {
               root: true,
+              captureStackTrace: false,
               attributes: { "lrms.batch.size": chunk.length },
               links: items.filter((i) => chunk.includes(i.key)).flatMap((i) =>
                 Option.isSome(i.span)

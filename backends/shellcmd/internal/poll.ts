@@ -77,7 +77,7 @@ const finished = (env: Env, job: Job.Job, jobDir: string, status: Wrapper.Status
         ? { duration: Duration.millis(Math.round(status.wallSeconds * 1000)) }
         : {}),
       cores: job.application.requestedCores,
-    })
+    }, true) // built from a valid `Usage` and the application's cores: no validation to repeat
     return Job.transition(job, "TERMINATING", { termination, usage })
   })
 
