@@ -10,6 +10,7 @@
  *
  *   deno run -A bench/ssh.ts [commands=500] [megabytes=256]
  */
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { quote } from "../src/Shell.ts"
@@ -122,7 +123,7 @@ const ours = await Effect.runPromise(
     yield* t.exec(["rm", "-f", remote, `${remote}.up`, `${remote}.scp`])
     Deno.removeSync(local, { recursive: true })
     return { sequential, concurrent, get, put, scpGet, scpPut }
-  }).pipe(Effect.provide(layer)),
+  }).pipe(Effect.provide(layer), Effect.provide(NodeContext.layer)),
 )
 
 const rate = (n: number, s: number) => `${(n / s).toFixed(0)}/s`

@@ -19,6 +19,7 @@
  * @module
  */
 import { createHash } from "node:crypto"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -180,8 +181,9 @@ export const privateKeyType: (text: string) => string | undefined = SshKey.priva
 
 /**
  * Logs in over SSH with a private key file (ed25519, RSA or ECDSA; an optional passphrase is kept
- * `Redacted`). The file is read and its type checked when the layer is built: a missing or
- * unreadable file fails with `AuthenticationFailed`. An unencrypted ECDSA key is re-encoded with
+ * `Redacted`). The file is read (through the platform's `FileSystem`, which the application
+ * provides) and its type checked when the layer is built: a missing or unreadable file fails
+ * with `AuthenticationFailed`. An unencrypted ECDSA key is re-encoded with
  * a fixed-length scalar (as OpenSSH writes it, ssh2 under Deno cannot sign with about a third of
  * them); an encrypted ECDSA key is refused there with a clear message.
  *
@@ -192,19 +194,20 @@ export const sshKey = (options: {
   readonly user: string
   readonly keyFile: string
   readonly passphrase?: Redacted.Redacted<string> | string
-}): Layer.Layer<Auth, LrmsError> =>
+}): Layer.Layer<Auth, LrmsError, FileSystem.FileSystem> =>
   Layer.effect(
     Auth,
     Effect.gen(function* () {
-      const text = yield* Effect.tryPromise({
-        try: () => Deno.readTextFile(options.keyFile),
-        catch: (cause) =>
+      const fs = yield* FileSystem.FileSystem
+      const text = yield* fs.readFileString(options.keyFile).pipe(
+        Effect.mapError((cause) =>
           authError(
             "sshKey",
-            `cannot read the key file ${options.keyFile}: ${String(cause)}`,
+            `cannot read the key file ${options.keyFile}: ${cause.message}`,
             cause,
-          ),
-      })
+          )
+        ),
+      )
       const type = privateKeyType(text)
       if (type === undefined) {
         return yield* authError("sshKey", `${options.keyFile} is not a private key file`)

@@ -8,6 +8,7 @@ import * as SshTransport from "../backends/ssh/SshTransport.ts"
 import * as Auth from "../src/Auth.ts"
 import type { LrmsError } from "../src/LrmsError.ts"
 import type { Transport } from "../src/Transport.ts"
+import type { Platform } from "./_effect.ts"
 import { probe, readEnvFile, serverTest } from "./_service.ts"
 
 /** What sshd-up.sh writes to its env file. */
@@ -64,7 +65,7 @@ export const sshTest = serverTest("SSH", skipReason)
 /** The transport to the test sshd, strict about host keys. */
 export const transport = (
   extra: Partial<SshTransport.SshTransportConfigInput> = {},
-): Layer.Layer<Transport, LrmsError> =>
+): Layer.Layer<Transport, LrmsError, Platform> =>
   SshTransport.layer({
     host: sshd?.host ?? "127.0.0.1",
     port: sshd?.port ?? 22,
@@ -74,7 +75,7 @@ export const transport = (
   })
 
 /** Key login as the test key user. */
-export const keyAuth: Layer.Layer<Auth.Auth, LrmsError> = Auth.sshKey({
+export const keyAuth: Layer.Layer<Auth.Auth, LrmsError, Platform> = Auth.sshKey({
   user: sshd?.keyUser ?? "nobody",
   keyFile: sshd?.key ?? "/nonexistent",
 })
@@ -97,7 +98,7 @@ export const sshdCtl = (what: "drop" | "stop" | "start"): void => {
 }
 
 /** Shorthand to merge a transport and an auth layer. */
-export const withAuth = <A, E>(
-  t: Layer.Layer<A, E>,
-  auth: Layer.Layer<Auth.Auth, LrmsError> = keyAuth,
-): Layer.Layer<A | Auth.Auth, E | LrmsError> => Layer.merge(t, auth)
+export const withAuth = <A, E, R = never>(
+  t: Layer.Layer<A, E, R>,
+  auth: Layer.Layer<Auth.Auth, LrmsError, Platform> = keyAuth,
+): Layer.Layer<A | Auth.Auth, E | LrmsError, R | Platform> => Layer.merge(t, auth)

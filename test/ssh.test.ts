@@ -295,13 +295,15 @@ test("property: put then get of any tree gives back the same bytes", () =>
               written.set(p, bytes)
             }
             const remote = remoteScratch("tree")
-            await Effect.runPromise(withTransport((t) =>
-              Effect.gen(function* () {
-                yield* t.put(src, remote)
-                yield* t.get(remote, back)
-                yield* t.remove(remote, { recursive: true })
-              })
-            ))
+            await Effect.runPromise(
+              withTransport((t) =>
+                Effect.gen(function* () {
+                  yield* t.put(src, remote)
+                  yield* t.get(remote, back)
+                  yield* t.remove(remote, { recursive: true })
+                })
+              ).pipe(Effect.provide(NodeContext.layer)),
+            )
             for (const [p, bytes] of written) {
               deepStrictEqual(Deno.readFileSync(`${back}/${p}`), bytes)
             }
@@ -326,18 +328,20 @@ test("property: peek over SFTP equals the byte slice", () =>
           fc.option(fc.nat({ max: 120_000 }), { nil: undefined }),
           async (offset, size) => {
             const chunks: Array<Uint8Array> = []
-            const n = await Effect.runPromise(withTransport((t) =>
-              Transfer.peek(
-                t,
-                fs,
-                remote,
-                Sink.forEach((c: Uint8Array) => Effect.sync(() => chunks.push(c))),
-                {
-                  offset,
-                  ...(size !== undefined ? { size } : {}),
-                },
-              )
-            ))
+            const n = await Effect.runPromise(
+              withTransport((t) =>
+                Transfer.peek(
+                  t,
+                  fs,
+                  remote,
+                  Sink.forEach((c: Uint8Array) => Effect.sync(() => chunks.push(c))),
+                  {
+                    offset,
+                    ...(size !== undefined ? { size } : {}),
+                  },
+                )
+              ).pipe(Effect.provide(NodeContext.layer)),
+            )
             const start = offset >= 0
               ? Math.min(offset, bytes.length)
               : Math.max(0, bytes.length + offset)

@@ -11,6 +11,7 @@
  * @since 0.1.0
  * @module
  */
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import { LrmsError, type Reason } from "../../src/LrmsError.ts"
 
@@ -128,20 +129,23 @@ export const failureReason = (exitCode: number, stderr: string): Reason =>
     : "CommandFailed"
 
 /**
- * Tells whether an `scp` binary is on the `PATH`.
+ * The first executable `scp` on the `PATH`, if there is one (looked up with the platform's
+ * `FileSystem`).
  *
  * @since 0.1.0
  * @category planning
  */
-export const findScp = (): string | undefined => {
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
-    try {
-      const info = Deno.statSync(`${dir}/scp`)
-      if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) return `${dir}/scp`
-    } catch { /* not here */ }
-  }
-  return undefined
-}
+export const findScp: Effect.Effect<string | undefined, never, FileSystem.FileSystem> = Effect
+  .gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
+      const info = yield* Effect.option(fs.stat(`${dir}/scp`))
+      if (info._tag === "Some" && info.value.type === "File" && (info.value.mode & 0o111) !== 0) {
+        return `${dir}/scp`
+      }
+    }
+    return undefined
+  })
 
 /**
  * Runs `scp`; interrupting the effect kills it.
