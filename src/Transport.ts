@@ -144,7 +144,70 @@ export interface TransportShape {
    * needs again. Absent when there is nothing to release.
    */
   readonly close?: Effect.Effect<void>
+  /** Tells whether a path exists (derived by {@linkcode make} from `stat`). */
+  readonly exists: (path: string) => Effect.Effect<boolean, LrmsError, Auth>
+  /** Reads a whole file as UTF-8 text (derived by {@linkcode make} from `readRange`). */
+  readonly readFileString: (path: string) => Effect.Effect<string, LrmsError, Auth>
+  /**
+   * Runs an argv and fails with `CommandFailed` when it exits non-zero (derived by
+   * {@linkcode make} from `exec`).
+   */
+  readonly run: (
+    argv: ReadonlyArray<string>,
+    options?: RunOptions,
+  ) => Effect.Effect<ExecResult, LrmsError, Auth>
+  /**
+   * Resolves `~` and `$HOME` at the start of a path against the home directory (derived by
+   * {@linkcode make} from `homeDirectory`).
+   */
+  readonly expandHome: (path: string) => Effect.Effect<string, LrmsError, Auth>
 }
+
+/**
+ * The operations {@linkcode make} derives from the primitives.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Derived = "exists" | "readFileString" | "run" | "expandHome"
+
+/**
+ * The primitives a transport implements; {@linkcode make} derives the rest.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TransportImpl = Omit<TransportShape, Derived>
+
+/**
+ * Options of `run`: those of `exec`, and the backend and operation its error names.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunOptions extends ExecOptions {
+  /** The backend named by the error (default: the transport's kind). */
+  readonly backend?: string
+  /** The operation named by the error (default: `exec`). */
+  readonly operation?: string
+}
+
+/**
+ * Builds a transport from its primitives, deriving `exists`, `readFileString`, `run` and
+ * `expandHome` once, as `FileSystem.make` does. A wrapper that replaces primitives (to count,
+ * trace or fault them) goes through `make` again, so that the derived operations use its
+ * primitives.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (impl: TransportImpl): TransportShape => ({
+  ...impl,
+  exists: (path) => exists(impl, path),
+  readFileString: (path) => readFileString(impl, path),
+  run: (argv, options) => run(impl, argv, options),
+  expandHome: (path) => expandHome(impl, path),
+})
 
 /**
  * The transport a backend reaches its resource through.
@@ -161,7 +224,7 @@ export class Transport extends Context.Tag("effect-lrms/Transport")<Transport, T
  * @category accessors
  */
 export const exists = (
-  t: TransportShape,
+  t: TransportImpl,
   path: string,
 ): Effect.Effect<boolean, LrmsError, Auth> =>
   t.stat(path).pipe(
@@ -176,7 +239,7 @@ export const exists = (
  * @category accessors
  */
 export const readFileString = (
-  t: TransportShape,
+  t: TransportImpl,
   path: string,
 ): Effect.Effect<string, LrmsError, Auth> =>
   Effect.map(t.readRange(path, 0), (bytes) => new TextDecoder().decode(bytes))
@@ -189,9 +252,9 @@ export const readFileString = (
  * @category accessors
  */
 export const run = (
-  t: TransportShape,
+  t: TransportImpl,
   argv: ReadonlyArray<string>,
-  options?: ExecOptions & { readonly backend?: string; readonly operation?: string },
+  options?: RunOptions,
 ): Effect.Effect<ExecResult, LrmsError, Auth> =>
   Effect.flatMap(t.exec(argv, options), (r) =>
     r.exitCode === 0 ? Effect.succeed(r) : Effect.fail(
@@ -216,7 +279,7 @@ export const run = (
  * @category accessors
  */
 export const expandHome = (
-  t: TransportShape,
+  t: TransportImpl,
   path: string,
 ): Effect.Effect<string, LrmsError, Auth> => {
   const m = /^(~|\$HOME|\$\{HOME\})(\/.*)?$/.exec(path)
@@ -232,7 +295,7 @@ export const expandHome = (
  * @since 0.1.0
  * @category combinators
  */
-export const withSpans = (shape: TransportShape): TransportShape => {
+export const withSpans = (shape: TransportImpl): TransportShape => {
   const attributes = { "lrms.transport": shape.kind, "lrms.host": shape.host }
   const span =
     (operation: string, extra: Record<string, string> = {}) =>
@@ -242,7 +305,7 @@ export const withSpans = (shape: TransportShape): TransportShape => {
         captureStackTrace: false,
         attributes: { ...attributes, ...extra },
       })
-  return {
+  return make({
     kind: shape.kind,
     host: shape.host,
     exec: (argv, options) =>
@@ -262,5 +325,5 @@ export const withSpans = (shape: TransportShape): TransportShape => {
     put: (local, remote) => shape.put(local, remote).pipe(span("put")),
     get: (remote, local) => shape.get(remote, local).pipe(span("get")),
     ...(shape.close !== undefined ? { close: shape.close.pipe(span("close")) } : {}),
-  }
+  })
 }

@@ -29,6 +29,7 @@ import {
   type ExecResult,
   type FileInfo,
   Transport,
+  type TransportImpl,
   type TransportShape,
   withSpans,
 } from "../../src/Transport.ts"
@@ -197,7 +198,7 @@ export const make: Effect.Effect<
           : fs.copyFile(from, to).pipe(Effect.mapError(toLrmsError(operation, `${from} -> ${to}`))),
     )
 
-  const shape: TransportShape = {
+  const shape: TransportImpl = {
     kind: "local",
     host: "localhost",
     exec,

@@ -68,7 +68,12 @@ import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import type { Auth } from "../Auth.ts"
 import type { LrmsError } from "../LrmsError.ts"
-import { type ExecOptions, Transport, type TransportShape } from "../Transport.ts"
+import {
+  type ExecOptions,
+  make as makeTransport,
+  Transport,
+  type TransportShape,
+} from "../Transport.ts"
 import * as Arbitrary from "./internal/faultArbitrary.ts"
 import * as Plan from "./internal/faultPlan.ts"
 
@@ -342,20 +347,24 @@ export const wrap = (
     })
 
   const faulty: FaultyTransport = {
-    kind: inner.kind,
-    host: inner.host,
-    exec: (...args) => intercept("exec", args, () => inner.exec(...args)),
-    homeDirectory: intercept("homeDirectory", [], () => inner.homeDirectory),
-    stat: (...args) => intercept("stat", args, () => inner.stat(...args)),
-    list: (...args) => intercept("list", args, () => inner.list(...args)),
-    mkdir: (...args) => intercept("mkdir", args, () => inner.mkdir(...args)),
-    remove: (...args) => intercept("remove", args, () => inner.remove(...args)),
-    rename: (...args) => intercept("rename", args, () => inner.rename(...args)),
-    readRange: (...args) => intercept("readRange", args, () => inner.readRange(...args)),
-    writeFile: (...args) => intercept("writeFile", args, () => inner.writeFile(...args)),
-    chmod: (...args) => intercept("chmod", args, () => inner.chmod(...args)),
-    put: (...args) => intercept("put", args, () => inner.put(...args)),
-    get: (...args) => intercept("get", args, () => inner.get(...args)),
+    // the derived operations (run, exists, …) go through the faulty primitives
+    ...makeTransport({
+      kind: inner.kind,
+      host: inner.host,
+      exec: (...args) => intercept("exec", args, () => inner.exec(...args)),
+      homeDirectory: intercept("homeDirectory", [], () => inner.homeDirectory),
+      stat: (...args) => intercept("stat", args, () => inner.stat(...args)),
+      list: (...args) => intercept("list", args, () => inner.list(...args)),
+      mkdir: (...args) => intercept("mkdir", args, () => inner.mkdir(...args)),
+      remove: (...args) => intercept("remove", args, () => inner.remove(...args)),
+      rename: (...args) => intercept("rename", args, () => inner.rename(...args)),
+      readRange: (...args) => intercept("readRange", args, () => inner.readRange(...args)),
+      writeFile: (...args) => intercept("writeFile", args, () => inner.writeFile(...args)),
+      chmod: (...args) => intercept("chmod", args, () => inner.chmod(...args)),
+      put: (...args) => intercept("put", args, () => inner.put(...args)),
+      get: (...args) => intercept("get", args, () => inner.get(...args)),
+      ...(inner.close !== undefined ? { close: inner.close } : {}),
+    }),
     inner,
     schedule,
     calls,

@@ -32,7 +32,14 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { LrmsError } from "../LrmsError.ts"
 import type { RemoteTree } from "../testing.ts"
-import { type ExecOptions, type ExecResult, Transport, type TransportShape } from "../Transport.ts"
+import {
+  type ExecOptions,
+  type ExecResult,
+  make as makeTransport,
+  Transport,
+  type TransportImpl,
+  type TransportShape,
+} from "../Transport.ts"
 import * as Copy from "./internal/memoryCopy.ts"
 import * as Fs from "./internal/memoryFs.ts"
 
@@ -243,7 +250,7 @@ const existing = (fs: Fs.MemoryFs, path: string, followLast: boolean, operation:
 const fileOperations = (
   fs: Fs.MemoryFs,
   now: () => Date,
-): Omit<TransportShape, "kind" | "host" | "exec" | "homeDirectory" | "put" | "get"> => ({
+): Omit<TransportImpl, "kind" | "host" | "exec" | "homeDirectory" | "put" | "get"> => ({
   stat: (path) => Effect.map(existing(fs, path, false, "stat"), ({ node }) => Fs.info(node)),
   list: (path) =>
     Effect.flatMap(
@@ -297,13 +304,15 @@ const makeMemoryTransport = (options: MemoryTransportOptions = {}): MemoryTransp
   const execCalls: Array<ExecCall> = []
 
   const handle: MemoryTransport = {
-    kind: "memory",
-    host: options.host ?? "memory",
-    exec: stubExec(options.exec ?? commandNotFound, execCalls),
-    homeDirectory: Effect.succeed(fs.home),
-    ...fileOperations(fs, now),
-    put: copies.put,
-    get: copies.get,
+    ...makeTransport({
+      kind: "memory",
+      host: options.host ?? "memory",
+      exec: stubExec(options.exec ?? commandNotFound, execCalls),
+      homeDirectory: Effect.succeed(fs.home),
+      ...fileOperations(fs, now),
+      put: copies.put,
+      get: copies.get,
+    }),
 
     seedFile: (path, bytes, seed) => {
       orThrow(fs.mkdir(Fs.dirname(fs.absolute(path)), true, 0o755, "seedFile"))
