@@ -44,7 +44,7 @@ import * as TransferUrl from "./TransferUrl.ts"
  * `undefined` when the path is fine.
  *
  * @since 0.1.0
- * @category validation
+ * @category predicates
  */
 export const relativePathProblem = (path: string): string | undefined => {
   if (path.length === 0) return "the path is empty"
@@ -64,7 +64,7 @@ export const relativePathProblem = (path: string): string | undefined => {
  * Normalises a relative path: drops `.` and empty segments (`./a//b` → `a/b`).
  *
  * @since 0.1.0
- * @category validation
+ * @category predicates
  */
 export const normalizeRelative = (path: string): string =>
   path.split("/").filter((s) => s !== "" && s !== ".").join("/")
@@ -73,7 +73,7 @@ export const normalizeRelative = (path: string): string =>
  * A path relative to the job's directory that cannot leave it.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const RelativePath: Schema.Schema<string, string> = Schema.transform(
   Schema.String.pipe(Schema.filter((p) => relativePathProblem(p) ?? true)),
@@ -116,7 +116,7 @@ const PositiveInt = Schema.Int.pipe(
  * One input file: where it comes from, and its name in the job directory.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const Input: Schema.Struct<{
   source: Schema.Schema<string, string>
@@ -136,7 +136,7 @@ export type Input = typeof Input.Type
  * relative to the download directory or a URL.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const Output: Schema.Struct<{
   remote: Schema.Union<[Schema.Literal<["*"]>, Schema.Schema<string, string>]>
@@ -267,7 +267,7 @@ const basename = (path: string): string => {
  * names starting with a digit). Returns `undefined` for an empty name.
  *
  * @since 0.1.0
- * @category validation
+ * @category predicates
  */
 export const sanitizeJobname = (name: string): string | undefined => {
   const ascii = name.normalize("NFKD").replace(/[^\x20-\x7e]/g, "")

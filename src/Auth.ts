@@ -170,14 +170,6 @@ export const userOf = (credential: Credential): string | undefined =>
 const authError = (operation: string, description: string, cause?: unknown) =>
   new LrmsError({ reason: "AuthenticationFailed", backend: "auth", operation, description, cause })
 
-/**
- * Reads the key type of a private key file without decrypting it: OpenSSH's format keeps the
- * public half (and so the type) in clear; PEM files say it in their header.
- *
- * @since 0.1.0
- * @category ssh
- */
-export const privateKeyType: (text: string) => string | undefined = SshKey.privateKeyType
 
 /**
  * Logs in over SSH with a private key file (ed25519, RSA or ECDSA; an optional passphrase is kept
@@ -208,7 +200,7 @@ export const sshKey = (options: {
           )
         ),
       )
-      const type = privateKeyType(text)
+      const type = SshKey.privateKeyType(text)
       if (type === undefined) {
         return yield* authError("sshKey", `${options.keyFile} is not a private key file`)
       }

@@ -81,7 +81,7 @@ export type Json = string | number | boolean | null | ReadonlyArray<Json> | {
  * The schema of a JSON value.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const Json: Schema.Schema<Json> = Schema.suspend(() =>
   Schema.Union(

@@ -61,7 +61,7 @@ export const reasons = [
  * Why an operation failed, as a schema.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const Reason: Schema.Literal<typeof reasons> = Schema.Literal(...reasons)
 
@@ -103,7 +103,7 @@ export const defaultRecoverable: { readonly [R in Reason]: boolean } = {
  * A unique symbol marking values of the {@linkcode LrmsError} family.
  *
  * @since 0.1.0
- * @category type ids
+ * @category models
  */
 export const TypeId: unique symbol = Symbol.for("effect-lrms/LrmsError")
 
@@ -111,7 +111,7 @@ export const TypeId: unique symbol = Symbol.for("effect-lrms/LrmsError")
  * The type of {@linkcode TypeId}.
  *
  * @since 0.1.0
- * @category type ids
+ * @category models
  */
 export type TypeId = typeof TypeId
 
@@ -158,7 +158,7 @@ export interface LrmsErrorProps {
  * How much of a program's stderr an error keeps: its last characters.
  *
  * @since 0.1.0
- * @category constants
+ * @category models
  */
 export const STDERR_TAIL = 2000
 
@@ -181,7 +181,7 @@ export interface Submission {
  * The schema of {@linkcode Submission}.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const SubmissionSchema: Schema.Struct<
   { resource: typeof Schema.String; tag: typeof Schema.String; jobDir: typeof Schema.String }
@@ -243,7 +243,7 @@ export class LrmsError extends Schema.TaggedError<LrmsError>("effect-lrms/LrmsEr
  * Tells whether a value is an {@linkcode LrmsError}.
  *
  * @since 0.1.0
- * @category guards
+ * @category predicates
  */
 export const isLrmsError = (u: unknown): u is LrmsError => Predicate.hasProperty(u, TypeId)
 
@@ -252,7 +252,7 @@ export const isLrmsError = (u: unknown): u is LrmsError => Predicate.hasProperty
  * outcome is not known. A broker must not try another resource after such a failure.
  *
  * @since 0.1.0
- * @category guards
+ * @category predicates
  */
 export const isAmbiguous = (e: LrmsError): boolean => e.reason === "SubmitOutcomeUnknown"
 

@@ -46,7 +46,7 @@ export type Memory = number & Brand.Brand<"Memory">
  * The schema of a {@linkcode Memory} value itself (a branded non-negative integer of bytes).
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const MemoryBytes: Schema.brand<Schema.filter<typeof Schema.Number>, "Memory"> = Schema
   .Number.pipe(
@@ -150,7 +150,7 @@ const exactUnits: ReadonlyArray<readonly [string, number]> = [
  * (`4GiB`, `1536MiB`, `4GB`, `1023B`). `parseMemory(formatMemory(m)) === m` for every `m`.
  *
  * @since 0.1.0
- * @category formatting
+ * @category conversions
  */
 export const formatMemory = (bytes: Memory): string => {
   if (bytes === 0) return "0B"
@@ -168,7 +168,7 @@ export const formatMemory = (bytes: Memory): string => {
  * (`1.5 GiB`, `977 KiB`).
  *
  * @since 0.1.0
- * @category formatting
+ * @category conversions
  */
 export const formatMemoryHuman = (bytes: Memory): string => {
   const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
@@ -186,7 +186,7 @@ export const formatMemoryHuman = (bytes: Memory): string => {
  * string of {@linkcode formatMemory}.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const MemoryFromInput: Schema.Schema<Memory, string | number> = Schema.transformOrFail(
   Schema.Union(Schema.String, Schema.Number),
@@ -320,7 +320,7 @@ export const parseDuration = (input: string): Either.Either<Duration.Duration, s
  * `90m` is written `1h30m`, zero is `0s`. `parseDuration(formatDuration(d))` equals `d`.
  *
  * @since 0.1.0
- * @category formatting
+ * @category conversions
  */
 export const formatDuration = (d: Duration.Duration): string => {
   if (!Duration.isFinite(d)) return "infinity"
@@ -348,7 +348,7 @@ export const formatDuration = (d: Duration.Duration): string => {
  * Formats a duration as `[D-]HH:MM:SS` (whole seconds, rounded up), the form SLURM and PBS read.
  *
  * @since 0.1.0
- * @category formatting
+ * @category conversions
  */
 export const formatClock = (d: Duration.Duration): string => {
   const total = Math.ceil(Duration.toSeconds(d))
@@ -368,7 +368,7 @@ const durationArbitrary = () => (fc: typeof import("effect/FastCheck")) =>
  * and encoded as the exact string of {@linkcode formatDuration}.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const DurationFromInput: Schema.Schema<Duration.Duration, string | Duration.Duration> =
   Schema.transformOrFail(

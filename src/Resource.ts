@@ -34,7 +34,7 @@ import * as Quantity from "./Quantity.ts"
  * The processor architectures a resource may have.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const ArchitectureName: Schema.Literal<["x86_64", "i686", "aarch64", "ppc64le", "riscv64"]> =
   Schema.Literal("x86_64", "i686", "aarch64", "ppc64le", "riscv64")
@@ -76,7 +76,7 @@ export const parseArchitecture = (name: string): Architecture | undefined =>
  * An architecture decoded from any of its usual names.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const Architecture: Schema.Schema<Architecture, string> = Schema.transform(
   Schema.String.pipe(
@@ -94,7 +94,7 @@ export const Architecture: Schema.Schema<Architecture, string> = Schema.transfor
  * A non-empty set of architectures, given as an array or a comma-separated string.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const Architectures: Schema.Schema<
   readonly [Architecture, ...Array<Architecture>],
@@ -120,7 +120,7 @@ const PositiveInt = Schema.Int.pipe(
  * The name of a resource: letters, digits, `.`, `_` and `-`.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const ResourceName: Schema.filter<typeof Schema.String> = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
@@ -133,7 +133,7 @@ export const ResourceName: Schema.filter<typeof Schema.String> = Schema.String.p
  * The static attributes every backend shares, as they are decoded from a configuration.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const ResourceConfig: Schema.Struct<{
   name: Schema.filter<typeof Schema.String>

@@ -39,7 +39,7 @@ export const all = [
  * The schema of a run state.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const RunState: Schema.Literal<typeof all> = Schema.Literal(...all)
 

@@ -27,7 +27,7 @@
  * Quotes one word for a POSIX shell.
  *
  * @since 0.1.0
- * @category quoting
+ * @category commands
  */
 export const quote = (word: string): string => {
   if (word.includes("\0")) throw new TypeError("a NUL byte cannot be passed to a shell")
@@ -38,7 +38,7 @@ export const quote = (word: string): string => {
  * Quotes every word of an argv and joins them with spaces.
  *
  * @since 0.1.0
- * @category quoting
+ * @category commands
  */
 export const command = (argv: ReadonlyArray<string>): string => argv.map(quote).join(" ")
 
@@ -50,7 +50,7 @@ export const command = (argv: ReadonlyArray<string>): string => argv.map(quote).
  * a trailing backslash.
  *
  * @since 0.1.0
- * @category quoting
+ * @category commands
  */
 export const split = (line: string): Array<string> | undefined => {
   const words: Array<string> = []

@@ -167,7 +167,7 @@ export const signalNumber = (name: string): number | undefined =>
  * Says in words how the job ended.
  *
  * @since 0.1.0
- * @category formatting
+ * @category conversions
  */
 export const describe = (t: Termination): string => {
   if (isPseudoSignal(t.signal)) {

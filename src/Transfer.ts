@@ -82,7 +82,7 @@ export type Decision =
  * Decides whether one remote file is copied over its local counterpart (pure).
  *
  * @since 0.1.0
- * @category planning
+ * @category transfer
  */
 export const decide = (
   remote: FileState,
@@ -102,7 +102,7 @@ export const decide = (
  * from the end and is clamped to the start; `size` absent means to the end.
  *
  * @since 0.1.0
- * @category planning
+ * @category transfer
  */
 export const peekWindow = (
   fileSize: number,
@@ -119,7 +119,7 @@ export const peekWindow = (
  * `undefined` when the path escapes.
  *
  * @since 0.1.0
- * @category planning
+ * @category transfer
  */
 export const joinInside = (dir: string, relative: string): string | undefined => {
   if (relative === "" || relative === ".") return dir
@@ -417,7 +417,7 @@ export const getResults = (
  * file fails with `DataStaging` naming the input.
  *
  * @since 0.1.0
- * @category transfers
+ * @category transfer
  */
 export const stageInputs = (
   transport: TransportShape,
@@ -456,7 +456,7 @@ export const stageInputs = (
  * `arguments[0]` executable.
  *
  * @since 0.1.0
- * @category transfers
+ * @category transfer
  */
 export const makeJobDirectory = (
   transport: TransportShape,

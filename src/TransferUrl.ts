@@ -122,7 +122,7 @@ export const toPath = (url: string): string => {
  * Builds the message for a URL whose scheme is not in the allowed set.
  *
  * @since 0.1.0
- * @category formatting
+ * @category conversions
  */
 export const unsupportedMessage = (urlScheme: string, allowed: ReadonlyArray<string>): string =>
   `unsupported transfer protocol "${urlScheme}" (this backend accepts: ${
@@ -134,7 +134,7 @@ export const unsupportedMessage = (urlScheme: string, allowed: ReadonlyArray<str
  * normalised form and refuses other schemes with a readable message.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const TransferUrl = (
   schemes: ReadonlyArray<string>,
@@ -181,7 +181,7 @@ export const TransferUrl = (
  * A data URL of any scheme (the form `Application` stores before a backend checks it).
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const AnyUrl: Schema.Schema<string, string> = Schema.transformOrFail(
   Schema.String,

@@ -67,7 +67,7 @@ export interface Listed {
  * The file name of a job's record.
  *
  * @since 0.1.0
- * @category naming
+ * @category models
  */
 export const entryName = (jobId: string, cores: number, memory: number): string =>
   `${jobId}~${cores}~${memory}.job`
@@ -76,7 +76,7 @@ export const entryName = (jobId: string, cores: number, memory: number): string 
  * The file name of a job's done marker.
  *
  * @since 0.1.0
- * @category naming
+ * @category models
  */
 export const doneName = (jobId: string): string => `${jobId}.done`
 
@@ -101,7 +101,7 @@ export const active = (names: ReadonlyArray<string>): ReadonlyArray<Listed> => {
  * Sums the cores and memory the listed jobs hold (pure).
  *
  * @since 0.1.0
- * @category capacity
+ * @category models
  */
 export const used = (
   jobs: ReadonlyArray<Listed>,
@@ -133,7 +133,7 @@ export const parseEntryName = (
  * The directory of lock claims inside the bookkeeping directory.
  *
  * @since 0.1.0
- * @category naming
+ * @category models
  */
 export const CLAIMS_DIR = ".lock.d"
 
@@ -141,7 +141,7 @@ export const CLAIMS_DIR = ".lock.d"
  * The name of a lock claim: its holder's token and how many heartbeats it has had.
  *
  * @since 0.1.0
- * @category naming
+ * @category models
  */
 export const claimName = (token: string, beat: number): string => `${token}~${beat}`
 
@@ -179,7 +179,7 @@ export interface LockOptions {
  * The default of {@linkcode LockOptions.staleAfter}.
  *
  * @since 0.1.0
- * @category constants
+ * @category models
  */
 export const STALE_LOCK: Duration.Duration = Duration.seconds(10)
 

@@ -17,7 +17,7 @@ import * as Termination from "../../src/Termination.ts"
  * The `-f` format handed to GNU time: one `Key=value` line per figure.
  *
  * @since 0.1.0
- * @category constants
+ * @category models
  */
 export const FORMAT: string = [
   "WallTime=%es",

@@ -2,7 +2,7 @@
  * Reading the process table (`ps`) and finding a job's process tree (pure).
  *
  * @since 0.1.0
- * @category processes
+ * @category commands
  * @module
  */
 import * as Clock from "../../src/internal/clock.ts"
@@ -91,7 +91,7 @@ export const parsePs = (text: string): ReadonlyArray<ProcessRow> => {
  * group; leaves first, so they can be signalled before their parents.
  *
  * @since 0.1.0
- * @category processes
+ * @category commands
  */
 export const tree = (rows: ReadonlyArray<ProcessRow>, root: number): ReadonlyArray<number> => {
   const children = new Map<number, Array<number>>()
@@ -138,7 +138,7 @@ export const tree = (rows: ReadonlyArray<ProcessRow>, root: number): ReadonlyArr
  * job).
  *
  * @since 0.1.0
- * @category processes
+ * @category commands
  */
 export const isAlive = (
   row: ProcessRow | undefined,
@@ -172,7 +172,7 @@ export const psPidsArgv = (pids: ReadonlyArray<number>): ReadonlyArray<string> =
  * an NFS server's).
  *
  * @since 0.1.0
- * @category processes
+ * @category commands
  */
 export const sameStart = (
   row: ProcessRow,

@@ -98,7 +98,7 @@ export { type HostInfo, parseHostInfo } from "./internal/discover.ts"
  * cancelled job may take to end after TERM before it gets KILL.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const ShellcmdConfig: Schema.Struct<
   typeof Resource.ResourceConfig.fields & {

@@ -22,7 +22,7 @@ import { FORMAT } from "./GnuTime.ts"
  * The name of the private directory inside every job directory.
  *
  * @since 0.1.0
- * @category constants
+ * @category models
  */
 export const PRIVATE_DIR = ".lrms"
 
@@ -30,7 +30,7 @@ export const PRIVATE_DIR = ".lrms"
  * The files the wrapper writes in the private directory.
  *
  * @since 0.1.0
- * @category constants
+ * @category models
  */
 export const Files = {
   /** The wrapper script itself. */
@@ -76,7 +76,7 @@ export interface WrapperSpec {
  * Renders the wrapper script.
  *
  * @since 0.1.0
- * @category rendering
+ * @category commands
  */
 export const render = (spec: WrapperSpec): string => {
   const { app } = spec
@@ -131,7 +131,7 @@ export const render = (spec: WrapperSpec): string => {
  * launches every job submitted in the same moment.
  *
  * @since 0.1.0
- * @category rendering
+ * @category commands
  */
 export const launchArgv = (wrapperPaths: ReadonlyArray<string>): ReadonlyArray<string> => [
   "/bin/sh",

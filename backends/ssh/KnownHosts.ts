@@ -6,7 +6,7 @@
  * Certificates are not supported: `@cert-authority` lines are parsed but never consulted.
  *
  * @since 0.1.0
- * @category known hosts
+ * @category models
  * @module
  */
 import { createHash, createHmac } from "node:crypto"
@@ -86,7 +86,7 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
  * hold one.
  *
  * @since 0.1.0
- * @category keys
+ * @category models
  */
 export const keyTypeOf = (blob: Uint8Array): string => {
   if (blob.length < 4) return ""
@@ -100,7 +100,7 @@ export const keyTypeOf = (blob: Uint8Array): string => {
  * base64 of the blob's SHA-256, without `=` padding.
  *
  * @since 0.1.0
- * @category keys
+ * @category models
  */
 export const fingerprint = (blob: Uint8Array): string =>
   "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")
@@ -147,7 +147,7 @@ export const parse = (text: string): ReadonlyArray<KnownHostLine> => {
  * The host string OpenSSH looks up and writes: `host` on port 22, `[host]:port` otherwise.
  *
  * @since 0.1.0
- * @category matching
+ * @category predicates
  */
 export const hostString = (host: string, port: number): string =>
   port === 22 ? host : `[${host}]:${port}`
@@ -173,7 +173,7 @@ const hashedMatches = (entry: string, target: string): boolean => {
  * lower-case form).
  *
  * @since 0.1.0
- * @category matching
+ * @category predicates
  */
 export const matches = (patterns: string, host: string, port: number): boolean => {
   const target = hostString(host.toLowerCase(), port)
@@ -214,7 +214,7 @@ export const matches = (patterns: string, host: string, port: number): boolean =
  * `@cert-authority` lines are ignored: host certificates are not supported.
  *
  * @since 0.1.0
- * @category verdicts
+ * @category predicates
  */
 export const check = (
   lines: ReadonlyArray<KnownHostLine>,
@@ -245,7 +245,7 @@ export const check = (
  * lower case, as OpenSSH writes it.
  *
  * @since 0.1.0
- * @category formatting
+ * @category conversions
  */
 export const formatLine = (host: string, port: number, blob: Uint8Array): string =>
   `${hostString(host.toLowerCase(), port)} ${keyTypeOf(blob)} ${encodeBase64(blob)}`

@@ -52,7 +52,7 @@ const plain = /^[A-Za-z0-9._/+@%=,:~-]+$/
  * Tells whether a path can be given to `scp` as it is: plain characters only, no leading `-`.
  *
  * @since 0.1.0
- * @category planning
+ * @category transfer
  */
 export const isPlainPath = (path: string): boolean => plain.test(path) && !path.startsWith("-")
 
@@ -62,7 +62,7 @@ export const isPlainPath = (path: string): boolean => plain.test(path) && !path.
  * resolved host, port, user and keys from it.
  *
  * @since 0.1.0
- * @category planning
+ * @category transfer
  */
 export const scpArgv = (spec: CopySpec): ReadonlyArray<string> | undefined => {
   // scp reads "x:y" as host:path unless a "/" comes first: local paths must be absolute
@@ -133,7 +133,7 @@ export const failureReason = (exitCode: number, stderr: string): Reason =>
  * `FileSystem`).
  *
  * @since 0.1.0
- * @category planning
+ * @category transfer
  */
 export const findScp: Effect.Effect<string | undefined, never, FileSystem.FileSystem> = Effect
   .gen(function* () {
@@ -151,7 +151,7 @@ export const findScp: Effect.Effect<string | undefined, never, FileSystem.FileSy
  * Runs `scp`; interrupting the effect kills it.
  *
  * @since 0.1.0
- * @category running
+ * @category commands
  */
 export const run = (argv: ReadonlyArray<string>, what: string): Effect.Effect<void, LrmsError> =>
   Effect.async<void, LrmsError>((resume) => {

@@ -15,7 +15,7 @@
  * - It only tracks the obtained `HostName` and `User` when they are spelled in that exact case.
  *
  * @since 0.1.0
- * @category ssh config
+ * @category models
  * @module
  */
 import {
@@ -321,7 +321,7 @@ const pass = (lines: ReadonlyArray<Line>, state: State, host: string, ctx: Conte
  * canonicalization.
  *
  * @since 0.1.0
- * @category resolving
+ * @category parsing
  */
 export const resolve = (
   configText: string,

@@ -79,7 +79,7 @@ import * as Sftp from "./internal/sftp.ts"
  * - `ignore`: accept any key (GC3Pie's `ignore_ssh_host_keys`): only for those who choose it.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const HostKeyPolicy: Schema.Literal<["strict", "accept-new", "ignore"]> = Schema.Literal(
   "strict",
@@ -91,7 +91,7 @@ export const HostKeyPolicy: Schema.Literal<["strict", "accept-new", "ignore"]> =
  * The configuration of an SSH transport.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const SshTransportConfig: Schema.Struct<{
   host: typeof Schema.String
