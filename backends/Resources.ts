@@ -280,7 +280,9 @@ const expandTilde = (path: string) =>
   path === "~" || path.startsWith("~/") ? `${Deno.env.get("HOME") ?? ""}${path.slice(1)}` : path
 
 /** The `Auth` layer of an auth section: key file, else the agent, else the default keys. */
-const authLayer = (spec: Gc3pieConfig.AuthSpec): Layer.Layer<Auth.Auth, LrmsError> => {
+const authLayer = (
+  spec: Gc3pieConfig.AuthSpec,
+): Layer.Layer<Auth.Auth, LrmsError, FileSystem.FileSystem> => {
   if (spec.type === "none") return Auth.none
   if (spec.keyfile !== undefined) {
     return Auth.sshKey({ user: spec.username, keyFile: expandTilde(spec.keyfile) })

@@ -16,7 +16,7 @@ import type { LrmsError } from "../src/LrmsError.ts"
 import * as RunState from "../src/RunState.ts"
 import * as Termination from "../src/Termination.ts"
 import { Transport } from "../src/Transport.ts"
-import { app, runTest, tempDir, waitFor } from "./_effect.ts"
+import { app, type Platform, runTest, tempDir, waitFor } from "./_effect.ts"
 
 /** What the checks need from one backend on one transport. */
 export interface RealBatchOptions {
@@ -27,12 +27,12 @@ export interface RealBatchOptions {
   /** The backend over a counted transport; `dir` is a fresh local directory. */
   readonly makeLayer: (
     dir: string,
-    transport: Layer.Layer<Transport, LrmsError>,
-  ) => Layer.Layer<Lrms.Lrms, LrmsError>
+    transport: Layer.Layer<Transport, LrmsError, Platform>,
+  ) => Layer.Layer<Lrms.Lrms, LrmsError, Platform>
   /** The transport the backend runs its commands over. */
-  readonly transport: () => Layer.Layer<Transport, LrmsError>
+  readonly transport: () => Layer.Layer<Transport, LrmsError, Platform>
   /** The `Auth` for the calls. */
-  readonly auth?: Layer.Layer<Auth.Auth, LrmsError>
+  readonly auth?: Layer.Layer<Auth.Auth, LrmsError, Platform>
   /** The stat command's name (`qstat`, `bjobs`): one call polls every job. */
   readonly statCommand: string
   /** The walltime the limit-kill job asks for (the scheduler's granularity: 5 s, 1 min). */
@@ -50,7 +50,9 @@ const basename = (word: string) => word.split("/").at(-1)!
 /** Registers the checks for one backend. */
 export const checks = (o: RealBatchOptions): void => {
   const counts = new Map<string, number>()
-  const counted = (inner: Layer.Layer<Transport, LrmsError>): Layer.Layer<Transport, LrmsError> =>
+  const counted = (
+    inner: Layer.Layer<Transport, LrmsError, Platform>,
+  ): Layer.Layer<Transport, LrmsError, Platform> =>
     Layer.effect(
       Transport,
       Effect.map(Transport, (t) => ({

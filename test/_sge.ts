@@ -7,6 +7,7 @@ import * as LocalTransport from "../backends/local/LocalTransport.ts"
 import * as Sge from "../backends/sge/Sge.ts"
 import type { Lrms } from "../src/Lrms.ts"
 import type { LrmsError } from "../src/LrmsError.ts"
+import type { Platform } from "./_effect.ts"
 import { probe, readEnvFile, serverTest } from "./_service.ts"
 
 /** What sge-up.sh writes to its env file (the parts the tests use). */
@@ -56,5 +57,5 @@ export const config = (
 /** Grid Engine over the local transport. */
 export const localLayer = (
   extra: Partial<Sge.SgeConfigInput> & { readonly spooldir: string },
-): Layer.Layer<Lrms, LrmsError> =>
+): Layer.Layer<Lrms, LrmsError, Platform> =>
   Sge.layer(config(extra)).pipe(Layer.provide(LocalTransport.layer))

@@ -8,6 +8,7 @@ import * as LocalTransport from "../backends/local/LocalTransport.ts"
 import * as Slurm from "../backends/slurm/Slurm.ts"
 import type { Lrms } from "../src/Lrms.ts"
 import type { LrmsError } from "../src/LrmsError.ts"
+import type { Platform } from "./_effect.ts"
 import { probe, readEnvFile, serverTest } from "./_service.ts"
 
 /** What slurm-up.sh writes to its env file (the parts the tests use). */
@@ -66,7 +67,7 @@ export const config = (
 /** SLURM over the local transport. */
 export const localLayer = (
   extra: Partial<Slurm.SlurmConfigInput> & { readonly spooldir: string },
-): Layer.Layer<Lrms, LrmsError> =>
+): Layer.Layer<Lrms, LrmsError, Platform> =>
   Slurm.layer(config(extra)).pipe(Layer.provide(LocalTransport.layer))
 
 /** Runs a command of test/services/slurm-ctl.sh (stop-ctld, start-ctld). */

@@ -17,7 +17,7 @@ import * as Auth from "../src/Auth.ts"
 import * as Lrms from "../src/Lrms.ts"
 import * as Termination from "../src/Termination.ts"
 import { suite } from "./contract/LrmsContract.ts"
-import { runTest, tempDir } from "./_effect.ts"
+import { type Platform, runTest, tempDir } from "./_effect.ts"
 import { counting } from "./_counting.ts"
 import { lsfConfig, pbsConfig } from "./_fake.ts"
 import { keyAuth, sshTest, transport } from "./_sshd.ts"
@@ -60,13 +60,15 @@ suite("lsf(scripted)+ssh", {
 const app = (input: Application.ApplicationInput) => Effect.orDie(Application.make(input))
 
 const withLayer = <A, E>(
-  layer: (dir: string) => Layer.Layer<Lrms.Lrms, unknown>,
+  layer: (dir: string) => Layer.Layer<Lrms.Lrms, unknown, Platform>,
   body: Effect.Effect<A, E, Lrms.Lrms | Auth.Auth>,
 ) =>
   Effect.gen(function* () {
     const dir = yield* tempDir("lrms-fake-")
     return yield* body.pipe(
-      Effect.provide(Layer.merge(layer(dir), Auth.none) as Layer.Layer<Lrms.Lrms | Auth.Auth>),
+      Effect.provide(
+        Layer.merge(layer(dir), Auth.none) as Layer.Layer<Lrms.Lrms | Auth.Auth, unknown, Platform>,
+      ),
     )
   })
 

@@ -14,7 +14,7 @@ import * as Auth from "../src/Auth.ts"
 import * as Lrms from "../src/Lrms.ts"
 import type { LrmsError } from "../src/LrmsError.ts"
 import * as FaultyTransport from "../src/testing/FaultyTransport.ts"
-import { app, runTest, tempDir, waitFor } from "./_effect.ts"
+import { app, type Platform, runTest, tempDir, waitFor } from "./_effect.ts"
 import { countLines } from "./_faults.ts"
 import { config, slurmTest } from "./_slurm.ts"
 import { keyAuth, sshTest, transport } from "./_sshd.ts"
@@ -30,7 +30,7 @@ const faultyLayer = (
   name: string,
   spooldir: string,
   schedule: FaultyTransport.FaultSchedule,
-): Layer.Layer<Lrms.Lrms | FaultyTransport.Faults, LrmsError> => {
+): Layer.Layer<Lrms.Lrms | FaultyTransport.Faults, LrmsError, Platform> => {
   const faults = FaultyTransport.layer(schedule).pipe(Layer.provide(LocalTransport.layer))
   return Layer.merge(Slurm.layer(config({ name, spooldir })).pipe(Layer.provide(faults)), faults)
 }

@@ -18,27 +18,13 @@
  * @since 0.1.0
  * @module
  */
-import { NodeFileSystem } from "@effect/platform-node"
-import type * as FileSystem from "@effect/platform/FileSystem"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
-import { decodeOrFail } from "../../src/internal/decode.ts"
-import { Lrms, type LrmsShape } from "../../src/Lrms.ts"
-import type { LrmsError } from "../../src/LrmsError.ts"
-import type { Transport } from "../../src/Transport.ts"
 import * as Batch from "../batch/Batch.ts"
 import { type Dialect, type Reply, type StatRecord, tagLister } from "../batch/Dialect.ts"
+import { failureMessage, firstReplyFailed, submitOptions, Word } from "../batch/internal/dialect.ts"
 import * as LsfParse from "./LsfParse.ts"
 
 const BACKEND = "lsf"
-
-const Word = Schema.String.pipe(
-  Schema.filter((s) =>
-    /^[A-Za-z0-9_.@-]+$/.test(s) || "expected one word (letters, digits, _ . @ -)"
-  ),
-)
 
 /**
  * The configuration of an LSF resource: the shared static attributes and batch fields, command
@@ -68,9 +54,6 @@ export class LsfConfig extends Schema.Class<LsfConfig>("LsfConfig")({
  */
 export type LsfConfigInput = typeof LsfConfig.Encoded
 
-const lastLine = (text: string) =>
-  text.split("\n").map((l) => l.trim()).filter((l) => l !== "").at(-1)
-
 /**
  * Reads `bjobs -a -l`'s reply: the jobs it lists, with end and usage for finished ones. LSF
  * exits non-zero when some id is unknown (`Job <N> is not found`) but lists the others: only a
@@ -84,7 +67,7 @@ export const parseStatReply = (reply: Reply): ReturnType<Dialect["stat"]["parse"
   if (reply.exitCode !== 0 && !complaints.every((l) => /is not found/.test(l))) {
     return {
       _tag: "Failed",
-      message: lastLine(reply.stderr) ?? `bjobs exited with code ${reply.exitCode}`,
+      message: failureMessage("bjobs", reply),
     }
   }
   const jobs = new Map<string, StatRecord>()
@@ -110,7 +93,7 @@ const status = (flavour: LsfParse.Flavour): Dialect["status"] => ({
       all === undefined ||
       (all.exitCode !== 0 && !/No unfinished job found/i.test(all.stderr + all.stdout))
     ) {
-      return `bjobs failed: ${lastLine(all?.stderr ?? "") ?? "no reply"}`
+      return firstReplyFailed("bjobs", all)
     }
     const { usedCores, ...counts } = LsfParse.countJobs(all.stdout, user)
     const answered = hosts !== undefined && hosts.exitCode === 0
@@ -134,17 +117,11 @@ export const dialect = (config: LsfConfig): Dialect => ({
   maxIds: 200,
   submit: (spec) => ({
     argv: LsfParse.bsubArgv({
+      ...submitOptions(spec),
+      workdir: spec.jobDir,
       flavour: config.flavour,
-      jobname: spec.app.jobname,
-      cores: spec.app.requestedCores,
-      memory: spec.app.requestedMemory,
-      walltime: spec.app.requestedWalltime,
       queue: config.queue,
       project: config.project,
-      workdir: spec.jobDir,
-      output: spec.schedulerOutput,
-      error: spec.schedulerError,
-      script: spec.scriptPath,
     }),
     directives: [],
   }),
@@ -161,25 +138,21 @@ export const dialect = (config: LsfConfig): Dialect => ({
   status: status(config.flavour),
 })
 
+const lsf: Batch.Backend<LsfConfigInput> = Batch.backend(BACKEND, LsfConfig, dialect)
+
 /**
- * Builds an LSF `Lrms` over the `Transport` in context.
+ * Builds an LSF `Lrms` over the `Transport` and `FileSystem` in context.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
-  input: LsfConfigInput,
-): Effect.Effect<LrmsShape, LrmsError, Transport | FileSystem.FileSystem | Scope.Scope> =>
-  Effect.flatMap(
-    decodeOrFail(LsfConfig, BACKEND, "config", "ConfigurationError")(input),
-    (config) => Batch.make(dialect(config), config),
-  )
+export const make: Batch.Backend<LsfConfigInput>["make"] = lsf.make
 
 /**
- * The LSF backend as a layer over the `Transport` in context.
+ * The LSF backend as a layer. It requires the `Transport` in context and the platform's
+ * `FileSystem` (`NodeContext.layer`, provided at the application's edge).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (config: LsfConfigInput): Layer.Layer<Lrms, LrmsError, Transport> =>
-  Layer.scoped(Lrms, make(config)).pipe(Layer.provide(NodeFileSystem.layer))
+export const layer: Batch.Backend<LsfConfigInput>["layer"] = lsf.layer

@@ -19,28 +19,13 @@
  * @since 0.1.0
  * @module
  */
-import { NodeFileSystem } from "@effect/platform-node"
-import type * as FileSystem from "@effect/platform/FileSystem"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
-import { decodeOrFail } from "../../src/internal/decode.ts"
-import { Lrms, type LrmsShape } from "../../src/Lrms.ts"
-import type { LrmsError } from "../../src/LrmsError.ts"
-import type { Transport } from "../../src/Transport.ts"
 import * as Batch from "../batch/Batch.ts"
 import { type Dialect, type Reply, type StatRecord, tagLister } from "../batch/Dialect.ts"
+import { failureMessage, queueAndNodes, submitOptions, Word } from "../batch/internal/dialect.ts"
 import * as PbsParse from "./PbsParse.ts"
 
 const BACKEND = "pbs"
-
-/** A queue or account name: one word. */
-const Word = Schema.String.pipe(
-  Schema.filter((s) =>
-    /^[A-Za-z0-9_.@-]+$/.test(s) || "expected one word (letters, digits, _ . @ -)"
-  ),
-)
 
 /**
  * The configuration of a PBS resource: the shared static attributes and batch fields, command
@@ -68,9 +53,6 @@ export class PbsConfig extends Schema.Class<PbsConfig>("PbsConfig")({
  */
 export type PbsConfigInput = typeof PbsConfig.Encoded
 
-const lastLine = (text: string) =>
-  text.split("\n").map((l) => l.trim()).filter((l) => l !== "").at(-1)
-
 /**
  * Reads `qstat -f`'s reply (text, or PBS Pro's `-F json`) for the ids asked: the jobs it lists
  * (matched by sequence number), exit statuses read in the variant's codes. Torque and PBS Pro
@@ -91,7 +73,7 @@ export const parseStatReply = (
   if (reply.exitCode !== 0 && !onlyUnknown) {
     return {
       _tag: "Failed",
-      message: lastLine(reply.stderr) ?? `qstat exited with code ${reply.exitCode}`,
+      message: failureMessage("qstat", reply),
       unsupported: PbsParse.optionUnsupported(reply.exitCode, reply.stdout, reply.stderr),
     }
   }
@@ -125,15 +107,9 @@ export const dialect = (config: PbsConfig): Dialect => {
     submit: (spec) => ({
       argv: PbsParse.qsubArgv({
         flavour: config.flavour,
-        jobname: spec.app.jobname,
-        cores: spec.app.requestedCores,
-        memory: spec.app.requestedMemory,
-        walltime: spec.app.requestedWalltime,
+        ...submitOptions(spec),
         queue: config.queue,
         account: config.account,
-        output: spec.schedulerOutput,
-        error: spec.schedulerError,
-        script: spec.scriptPath,
       }),
       directives: [],
     }),
@@ -159,38 +135,26 @@ export const dialect = (config: PbsConfig): Dialect => {
     cancel: { argv: PbsParse.qdelArgv },
     status: {
       argvs: [["qstat", "-a"], ["pbsnodes", "-a"]],
-      parse: ([all, nodes], user) => {
-        if (all === undefined || all.exitCode !== 0) {
-          return `qstat -a failed: ${lastLine(all?.stderr ?? "") ?? "no reply"}`
-        }
-        const free = nodes !== undefined && nodes.exitCode === 0
-          ? PbsParse.parseFreeCores(nodes.stdout)
-          : undefined
-        return { ...PbsParse.countJobs(all.stdout, user), freeSlots: free ?? -1 }
-      },
+      parse: queueAndNodes("qstat -a", PbsParse.countJobs, PbsParse.parseFreeCores),
     },
   }
 }
 
+const pbs: Batch.Backend<PbsConfigInput> = Batch.backend(BACKEND, PbsConfig, dialect)
+
 /**
- * Builds a PBS `Lrms` over the `Transport` in context.
+ * Builds a PBS `Lrms` over the `Transport` and `FileSystem` in context.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
-  input: PbsConfigInput,
-): Effect.Effect<LrmsShape, LrmsError, Transport | FileSystem.FileSystem | Scope.Scope> =>
-  Effect.flatMap(
-    decodeOrFail(PbsConfig, BACKEND, "config", "ConfigurationError")(input),
-    (config) => Batch.make(dialect(config), config),
-  )
+export const make: Batch.Backend<PbsConfigInput>["make"] = pbs.make
 
 /**
- * The PBS backend as a layer over the `Transport` in context.
+ * The PBS backend as a layer. It requires the `Transport` in context and the platform's
+ * `FileSystem` (`NodeContext.layer`, provided at the application's edge).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (config: PbsConfigInput): Layer.Layer<Lrms, LrmsError, Transport> =>
-  Layer.scoped(Lrms, make(config)).pipe(Layer.provide(NodeFileSystem.layer))
+export const layer: Batch.Backend<PbsConfigInput>["layer"] = pbs.layer

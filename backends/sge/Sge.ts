@@ -19,18 +19,15 @@
  * @since 0.1.0
  * @module
  */
-import { NodeFileSystem } from "@effect/platform-node"
-import type * as FileSystem from "@effect/platform/FileSystem"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
-import { decodeOrFail } from "../../src/internal/decode.ts"
-import { Lrms, type LrmsShape } from "../../src/Lrms.ts"
-import type { LrmsError } from "../../src/LrmsError.ts"
-import type { Transport } from "../../src/Transport.ts"
 import * as Batch from "../batch/Batch.ts"
 import { type Dialect, type Reply, type StatRecord, tagLister } from "../batch/Dialect.ts"
+import {
+  failureMessage,
+  queueAndNodes,
+  spooldir,
+  submitOptions,
+} from "../batch/internal/dialect.ts"
 import * as SgeParse from "./SgeParse.ts"
 
 const BACKEND = "sge"
@@ -54,14 +51,8 @@ const Name = Schema.String.pipe(
  */
 export class SgeConfig extends Schema.Class<SgeConfig>("SgeConfig")({
   ...Batch.BatchConfigFields,
-  spooldir: Schema.optionalWith(
-    Schema.String.pipe(
-      Schema.nonEmptyString(),
-      Schema.filter((s) =>
-        !/[$:\s]/.test(s) || "Grid Engine reads $, : and blanks in output paths; choose another"
-      ),
-    ),
-    { default: () => "~/.effect-lrms/batch" },
+  spooldir: spooldir((s) =>
+    !/[$:\s]/.test(s) || "Grid Engine reads $, : and blanks in output paths; choose another"
   ),
   commands: Schema.optional(Batch.Commands(["qsub", "qstat", "qacct", "qdel"])),
   defaultPe: Schema.optional(Name),
@@ -83,9 +74,6 @@ export class SgeConfig extends Schema.Class<SgeConfig>("SgeConfig")({
  */
 export type SgeConfigInput = typeof SgeConfig.Encoded
 
-const lastLine = (text: string) =>
-  text.split("\n").map((l) => l.trim()).filter((l) => l !== "").at(-1)
-
 /**
  * Reads `qstat`'s reply: the jobs it lists; a failure (qmaster unreachable) otherwise. `qstat`
  * exits 0 with no output when the user has no job.
@@ -95,11 +83,7 @@ const lastLine = (text: string) =>
  */
 export const parseStatReply = (reply: Reply): ReturnType<Dialect["stat"]["parse"]> => {
   if (reply.exitCode !== 0) {
-    return {
-      _tag: "Failed",
-      message: lastLine(reply.stderr) ?? lastLine(reply.stdout) ??
-        `qstat exited with code ${reply.exitCode}`,
-    }
+    return { _tag: "Failed", message: failureMessage("qstat", reply, true) }
   }
   const jobs = new Map<string, StatRecord>()
   for (const [id, r] of SgeParse.parseQstat(reply.stdout)) {
@@ -126,17 +110,11 @@ export const dialect = (config: SgeConfig): Dialect => {
         : undefined,
     submit: (spec) => ({
       argv: SgeParse.qsubArgv({
-        jobname: spec.app.jobname,
-        cores: spec.app.requestedCores,
+        ...submitOptions(spec),
         pe: peOf(spec.app.applicationName),
-        memory: spec.app.requestedMemory,
         memoryResource: config.memoryResource,
-        walltime: spec.app.requestedWalltime,
         walltimeResources: config.walltimeResources,
         queue: config.queue,
-        output: spec.schedulerOutput,
-        error: spec.schedulerError,
-        script: spec.scriptPath,
       }),
       directives: [],
     }),
@@ -159,38 +137,26 @@ export const dialect = (config: SgeConfig): Dialect => {
     cancel: { argv: SgeParse.qdelArgv },
     status: {
       argvs: SgeParse.statusArgvs(config.queue),
-      parse: ([all, full], user) => {
-        if (all === undefined || all.exitCode !== 0) {
-          return `qstat failed: ${lastLine(all?.stderr ?? "") ?? "no reply"}`
-        }
-        const free = full !== undefined && full.exitCode === 0
-          ? SgeParse.parseFreeSlots(full.stdout)
-          : undefined
-        return { ...SgeParse.countJobs(all.stdout, user), freeSlots: free ?? -1 }
-      },
+      parse: queueAndNodes("qstat", SgeParse.countJobs, SgeParse.parseFreeSlots),
     },
   }
 }
 
+const sge: Batch.Backend<SgeConfigInput> = Batch.backend(BACKEND, SgeConfig, dialect)
+
 /**
- * Builds a Grid Engine `Lrms` over the `Transport` in context.
+ * Builds a Grid Engine `Lrms` over the `Transport` and `FileSystem` in context.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
-  input: SgeConfigInput,
-): Effect.Effect<LrmsShape, LrmsError, Transport | FileSystem.FileSystem | Scope.Scope> =>
-  Effect.flatMap(
-    decodeOrFail(SgeConfig, BACKEND, "config", "ConfigurationError")(input),
-    (config) => Batch.make(dialect(config), config),
-  )
+export const make: Batch.Backend<SgeConfigInput>["make"] = sge.make
 
 /**
- * The Grid Engine backend as a layer over the `Transport` in context.
+ * The Grid Engine backend as a layer. It requires the `Transport` in context and the platform's
+ * `FileSystem` (`NodeContext.layer`, provided at the application's edge).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (config: SgeConfigInput): Layer.Layer<Lrms, LrmsError, Transport> =>
-  Layer.scoped(Lrms, make(config)).pipe(Layer.provide(NodeFileSystem.layer))
+export const layer: Batch.Backend<SgeConfigInput>["layer"] = sge.layer

@@ -23,6 +23,7 @@ import * as Job from "../../src/Job.ts"
 import * as Quantity from "../../src/Quantity.ts"
 import type { RunState } from "../../src/RunState.ts"
 import * as Termination from "../../src/Termination.ts"
+import { mebibytesUp, secondsUp, withIds } from "../batch/internal/dialect.ts"
 
 // =============================================================================
 // Job ids and qsub
@@ -80,12 +81,8 @@ export interface QsubOptions {
  * @category commands
  */
 export const qsubArgv = (o: QsubOptions): ReadonlyArray<string> => {
-  const seconds = o.walltime !== undefined
-    ? Math.max(1, Math.ceil(Duration.toMillis(o.walltime) / 1000))
-    : undefined
-  const perSlotMiB = o.memory !== undefined
-    ? Math.max(1, Math.ceil(o.memory / o.cores / 1024 ** 2))
-    : undefined
+  const seconds = o.walltime !== undefined ? secondsUp(o.walltime) : undefined
+  const perSlotMiB = o.memory !== undefined ? mebibytesUp(o.memory / o.cores) : undefined
   return [
     "qsub",
     "-cwd",
@@ -404,7 +401,7 @@ export const parseQacct = (stdout: string): ReadonlyMap<string, QacctRecord> => 
  * @category commands
  */
 export const qdelArgv = (ids: ReadonlyArray<string>): ReadonlyArray<string> | undefined =>
-  ids.length > 0 && ids.every(isValidJobId) ? ["qdel", ...new Set(ids)] : undefined
+  withIds(["qdel"], ids, isValidJobId)
 
 /**
  * The argvs of the resource status: every user's jobs, and the queue instances with their slots.

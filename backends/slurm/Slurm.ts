@@ -20,6 +20,7 @@
  *
  * @example
  * ```ts ignore
+ * import { NodeContext } from "@effect/platform-node"
  * import { Effect, Layer } from "effect"
  * import { Application, Auth, LocalTransport, Lrms, Slurm } from "effect-lrms"
  *
@@ -39,39 +40,37 @@
  *   const job = yield* Lrms.awaitTermination(yield* Lrms.submitJob(app))
  *   return job.usage?.maxUsedMemory
  * })
- * Effect.runPromise(program.pipe(Effect.provide(slurm), Effect.provide(Auth.none)))
+ * Effect.runPromise(
+ *   program.pipe(
+ *     Effect.provide(slurm),
+ *     Effect.provide(Auth.none),
+ *     Effect.provide(NodeContext.layer), // the platform, provided at the edge
+ *   ),
+ * )
  * ```
  *
  * @since 0.1.0
  * @module
  */
-import { NodeFileSystem } from "@effect/platform-node"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
-import type * as FileSystem from "@effect/platform/FileSystem"
-import { decodeOrFail } from "../../src/internal/decode.ts"
-import { Lrms, type LrmsShape } from "../../src/Lrms.ts"
-import type { LrmsError } from "../../src/LrmsError.ts"
-import type { Transport } from "../../src/Transport.ts"
 import * as Batch from "../batch/Batch.ts"
 import { type Dialect, type Reply, type StatRecord, tagLister } from "../batch/Dialect.ts"
+import {
+  failureMessage,
+  Line,
+  queueAndNodes,
+  spooldir,
+  submitOptions,
+} from "../batch/internal/dialect.ts"
 import * as SlurmParse from "./SlurmParse.ts"
 
 const BACKEND = "slurm"
 
 /** A value that becomes part of one `--name=value` word: no newlines, not empty. */
-const Word = Schema.String.pipe(
-  Schema.filter((s) => (s.trim() !== "" && !/[\r\n\0]/.test(s)) || "expected one line of text"),
-)
+const Word = Line("expected one line of text")
 
 /** An `#SBATCH` directive's text: one line. */
-const Directive = Schema.String.pipe(
-  Schema.filter((s) =>
-    (s.trim() !== "" && !/[\r\n\0]/.test(s)) || "a directive is one non-empty line"
-  ),
-)
+const Directive = Line("a directive is one non-empty line")
 
 /**
  * The configuration of a SLURM resource: the shared static attributes and batch fields
@@ -85,14 +84,8 @@ const Directive = Schema.String.pipe(
  */
 export class SlurmConfig extends Schema.Class<SlurmConfig>("SlurmConfig")({
   ...Batch.BatchConfigFields,
-  spooldir: Schema.optionalWith(
-    Schema.String.pipe(
-      Schema.nonEmptyString(),
-      Schema.filter((s) =>
-        !s.includes("\\") || "a backslash turns off SLURM's file name handling; choose another"
-      ),
-    ),
-    { default: () => "~/.effect-lrms/batch" },
+  spooldir: spooldir((s) =>
+    !s.includes("\\") || "a backslash turns off SLURM's file name handling; choose another"
   ),
   commands: Schema.optional(Batch.Commands(["sbatch", "squeue", "sacct", "scancel", "sinfo"])),
   partition: Schema.optional(Word),
@@ -113,9 +106,6 @@ export class SlurmConfig extends Schema.Class<SlurmConfig>("SlurmConfig")({
  */
 export type SlurmConfigInput = typeof SlurmConfig.Encoded
 
-const lastLine = (text: string) =>
-  text.split("\n").map((l) => l.trim()).filter((l) => l !== "").at(-1)
-
 /**
  * Reads `squeue`'s reply: the jobs it lists, with the termination the final state alone tells;
  * "Invalid job id specified" (a single id the controller has purged) lists nothing; any other
@@ -129,10 +119,7 @@ export const parseStatReply = (reply: Reply): ReturnType<Dialect["stat"]["parse"
     if (/Invalid job id specified/i.test(reply.stderr)) {
       return { _tag: "Listed", jobs: new Map() }
     }
-    return {
-      _tag: "Failed",
-      message: lastLine(reply.stderr) ?? `squeue exited with code ${reply.exitCode}`,
-    }
+    return { _tag: "Failed", message: failureMessage("squeue", reply) }
   }
   const jobs = new Map<string, StatRecord>()
   for (const [id, r] of SlurmParse.parseSqueue(reply.stdout)) {
@@ -160,14 +147,8 @@ export const dialect = (config: SlurmConfig): Dialect => ({
   maxIds: 500,
   submit: (spec) => ({
     argv: SlurmParse.sbatchArgv({
-      jobname: spec.app.jobname,
-      cores: spec.app.requestedCores,
-      memory: spec.app.requestedMemory,
-      walltime: spec.app.requestedWalltime,
+      ...submitOptions(spec),
       workdir: spec.jobDir,
-      script: spec.scriptPath,
-      output: spec.schedulerOutput,
-      error: spec.schedulerError,
       partition: config.partition,
       account: config.account,
       qos: config.qos,
@@ -193,38 +174,25 @@ export const dialect = (config: SlurmConfig): Dialect => ({
   cancel: { argv: SlurmParse.scancelArgv },
   status: {
     argvs: [SlurmParse.squeueAllArgv, SlurmParse.sinfoArgv(config.partition)],
-    parse: ([queue, nodes], user) => {
-      if (queue === undefined || queue.exitCode !== 0) {
-        return `squeue failed: ${lastLine(queue?.stderr ?? "") ?? "no reply"}`
-      }
-      const counts = SlurmParse.countJobs(queue.stdout, user)
-      const idle = nodes !== undefined && nodes.exitCode === 0
-        ? SlurmParse.parseIdleCpus(nodes.stdout)
-        : undefined
-      return { ...counts, freeSlots: idle ?? -1 }
-    },
+    parse: queueAndNodes("squeue", SlurmParse.countJobs, SlurmParse.parseIdleCpus),
   },
 })
 
+const slurm: Batch.Backend<SlurmConfigInput> = Batch.backend(BACKEND, SlurmConfig, dialect)
+
 /**
- * Builds a SLURM `Lrms` over the `Transport` in context.
+ * Builds a SLURM `Lrms` over the `Transport` and `FileSystem` in context.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
-  input: SlurmConfigInput,
-): Effect.Effect<LrmsShape, LrmsError, Transport | FileSystem.FileSystem | Scope.Scope> =>
-  Effect.flatMap(
-    decodeOrFail(SlurmConfig, BACKEND, "config", "ConfigurationError")(input),
-    (config) => Batch.make(dialect(config), config),
-  )
+export const make: Batch.Backend<SlurmConfigInput>["make"] = slurm.make
 
 /**
- * The SLURM backend as a layer over the `Transport` in context.
+ * The SLURM backend as a layer. It requires the `Transport` in context and the platform's
+ * `FileSystem` (`NodeContext.layer`, provided at the application's edge).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (config: SlurmConfigInput): Layer.Layer<Lrms, LrmsError, Transport> =>
-  Layer.scoped(Lrms, make(config)).pipe(Layer.provide(NodeFileSystem.layer))
+export const layer: Batch.Backend<SlurmConfigInput>["layer"] = slurm.layer

@@ -16,34 +16,12 @@
  */
 import * as Duration from "effect/Duration"
 import { tally } from "../../src/internal/queue.ts"
-import * as Job from "../../src/Job.ts"
-import * as Quantity from "../../src/Quantity.ts"
 import type { RunState } from "../../src/RunState.ts"
-import * as Termination from "../../src/Termination.ts"
+import { mebibytesUp, minutesUp } from "../batch/internal/dialect.ts"
+import { mapState, printedIdRe, withJobList } from "./parse/jobs.ts"
 
-// =============================================================================
-// Job ids
-// =============================================================================
-
-const jobIdRe = /^[0-9_.+a-zA-Z]+$/
-
-/**
- * Tells whether a job id may be put on a command line: letters, digits, `_`, `.` and `+` only
- * (`123`, `123_4`, `123+0`, `123.batch`).
- *
- * @since 0.1.0
- * @category predicates
- */
-export const isValidJobId = (id: string): boolean => jobIdRe.test(id)
-
-/** The ids joined by commas, deduplicated, or `undefined` if empty or any id is refused. */
-const joinIds = (ids: ReadonlyArray<string>): string | undefined => {
-  if (ids.length === 0 || !ids.every(isValidJobId)) return undefined
-  return [...new Set(ids)].join(",")
-}
-
-/** A job id as the SLURM tools print it: starts with a digit (`9_[1-3]` and `123+0` included). */
-const printedIdRe = /^\d[0-9_.+a-zA-Z[\]\-,%]*$/
+export { isValidJobId, mapState } from "./parse/jobs.ts"
+export * from "./parse/sacct.ts"
 
 // =============================================================================
 // sbatch
@@ -138,16 +116,8 @@ export const sbatchArgv = (o: SbatchOptions): ReadonlyArray<string> => {
     "--nodes=1",
     "--ntasks=1",
     `--cpus-per-task=${o.cores}`,
-    ...opt(
-      "mem",
-      o.memory !== undefined ? `${Math.max(1, Math.ceil(o.memory / 1024 ** 2))}M` : undefined,
-    ),
-    ...opt(
-      "time",
-      o.walltime !== undefined
-        ? String(Math.max(1, Math.ceil(Duration.toMillis(o.walltime) / 60_000)))
-        : undefined,
-    ),
+    ...opt("mem", o.memory !== undefined ? `${mebibytesUp(o.memory)}M` : undefined),
+    ...opt("time", o.walltime !== undefined ? String(minutesUp(o.walltime)) : undefined),
     ...opt("partition", o.partition),
     ...opt("account", o.account),
     ...opt("qos", o.qos),
@@ -231,10 +201,8 @@ export interface SqueueRecord {
  * @since 0.1.0
  * @category commands
  */
-export const squeueArgv = (ids: ReadonlyArray<string>): ReadonlyArray<string> | undefined => {
-  const list = joinIds(ids)
-  if (list === undefined) return undefined
-  return [
+export const squeueArgv = (ids: ReadonlyArray<string>): ReadonlyArray<string> | undefined =>
+  withJobList(ids, (list) => [
     "squeue",
     "--noheader",
     "--all",
@@ -245,45 +213,7 @@ export const squeueArgv = (ids: ReadonlyArray<string>): ReadonlyArray<string> | 
     "--states=all",
     `--jobs=${list}`,
     "--format=%i^%T^%r",
-  ]
-}
-
-const finalStates: ReadonlySet<string> = new Set([
-  "BOOT_FAIL",
-  "CANCELLED",
-  "COMPLETED",
-  "DEADLINE",
-  "FAILED",
-  "NODE_FAIL",
-  "OUT_OF_MEMORY",
-  "PREEMPTED",
-  "TIMEOUT",
-])
-
-const heldReasons: ReadonlySet<string> = new Set(["JobHeldUser", "JobHeldAdmin"])
-
-/**
- * Maps a SLURM job state (and reason) to a run state: `PENDING`/`CONFIGURING` → `SUBMITTED`
- * (`STOPPED` when held by `JobHeldUser`/`JobHeldAdmin`), `RUNNING`/`COMPLETING` → `RUNNING`,
- * `SUSPENDED` → `STOPPED`, finished states → `TERMINATING`, anything else → `UNKNOWN`.
- *
- * @since 0.1.0
- * @category parsing
- */
-export const mapState = (native: string, reason = ""): RunState => {
-  switch (native) {
-    case "PENDING":
-    case "CONFIGURING":
-      return heldReasons.has(reason) ? "STOPPED" : "SUBMITTED"
-    case "RUNNING":
-    case "COMPLETING":
-      return "RUNNING"
-    case "SUSPENDED":
-      return "STOPPED"
-    default:
-      return finalStates.has(native) ? "TERMINATING" : "UNKNOWN"
-  }
-}
+  ])
 
 /**
  * Parses the reply to {@linkcode squeueArgv}: a map from job id (as printed, so array tasks stay
@@ -310,281 +240,6 @@ export const parseSqueue = (stdout: string): ReadonlyMap<string, SqueueRecord> =
 }
 
 // =============================================================================
-// sacct
-// =============================================================================
-
-/**
- * The columns {@linkcode sacctArgv} asks for, in order.
- *
- * @since 0.1.0
- * @category commands
- */
-export const sacctColumns: ReadonlyArray<string> = [
-  "JobID",
-  "State",
-  "ExitCode",
-  "Elapsed",
-  "TotalCPU",
-  "NCPUS",
-  "MaxRSS",
-  "MaxVMSize",
-  "Submit",
-  "Start",
-  "End",
-]
-
-/**
- * The environment `sacct` runs with: ISO timestamps (`2016-02-16T12:16:33`) whatever the site's
- * default time format.
- *
- * @since 0.1.0
- * @category commands
- */
-export const sacctEnv: Readonly<Record<string, string>> = { SLURM_TIME_FORMAT: "standard" }
-
-/**
- * The `sacct` argv that reports many jobs at once (run it with {@linkcode sacctEnv}), or
- * `undefined` if the list is empty or holds an id refused by {@linkcode isValidJobId}. No
- * `--allocations`: the step records (`N.batch`, `N.0`) carry `MaxRSS` and `MaxVMSize`.
- *
- * @since 0.1.0
- * @category commands
- */
-export const sacctArgv = (ids: ReadonlyArray<string>): ReadonlyArray<string> | undefined => {
-  const list = joinIds(ids)
-  if (list === undefined) return undefined
-  return [
-    "sacct",
-    "--noheader",
-    "--parsable2",
-    `--format=${sacctColumns.join(",")}`,
-    `--jobs=${list}`,
-  ]
-}
-
-/**
- * What `sacct` says about one job (its master record and steps).
- *
- * @since 0.1.0
- * @category models
- */
-export interface SacctRecord {
-  /** First word of the master record's state: `CANCELLED` from `CANCELLED by 1000`. */
-  readonly native: string
-  /** `TERMINATING` for a final state; `RUNNING`/`SUBMITTED`/... while accounting lags. */
-  readonly state: RunState
-  /** How the job ended; `undefined` unless the master state is final. */
-  readonly termination: Termination.Termination | undefined
-  /** What the job used (fields left out when SLURM printed nothing). */
-  readonly usage: Job.Usage
-}
-
-/**
- * Parses a SLURM duration `[D-][[HH:]MM:]SS[.fff]` (`00:08:07`, `05:05.002`, `1-02:00:00`).
- * Returns `undefined` for anything else (`INVALID`, empty).
- *
- * @since 0.1.0
- * @category parsing
- */
-export const parseSlurmDuration = (text: string): Duration.Duration | undefined => {
-  const m = /^(?:(\d{1,9})-)?(?:(?:(\d{1,9}):)?(\d{1,9}):)?(\d{1,9})(?:\.(\d{1,9}))?$/.exec(
-    text.trim(),
-  )
-  if (m === null) return undefined
-  const [, d = "0", h = "0", mi = "0", s = "0", frac = ""] = m
-  const second = 1_000_000_000n
-  const nanos = ((BigInt(d) * 24n + BigInt(h)) * 60n + BigInt(mi)) * 60n * second +
-    BigInt(s) * second + BigInt(frac.padEnd(9, "0") || "0")
-  return Duration.nanos(nanos)
-}
-
-const memoryFactor: Readonly<Record<string, number>> = {
-  "": 1,
-  K: 1024,
-  M: 1024 ** 2,
-  G: 1024 ** 3,
-  T: 1024 ** 4,
-  P: 1024 ** 5,
-}
-
-/**
- * Parses a SLURM memory figure (`1612088K`, `72.50M`, `0`) to bytes, unrounded: the suffixes are
- * binary (1024^n), no suffix means bytes. Returns `undefined` for empty or unreadable text.
- *
- * @since 0.1.0
- * @category parsing
- */
-export const parseSlurmMemory = (text: string): number | undefined => {
-  const m = /^(\d{1,20}(?:\.\d{1,20})?)([KMGTP]?)$/i.exec(text.trim())
-  if (m === null) return undefined
-  const bytes = Number(m[1]) * (memoryFactor[m[2]!.toUpperCase()] ?? NaN)
-  return Number.isFinite(bytes) && bytes <= Number.MAX_SAFE_INTEGER ? bytes : undefined
-}
-
-const isoRe = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/
-
-/** An ISO timestamp as printed with `SLURM_TIME_FORMAT=standard`, else `undefined`. */
-const isoTime = (text: string | undefined): string | undefined => {
-  const t = text?.trim()
-  return t !== undefined && isoRe.test(t) ? t : undefined
-}
-
-/**
- * Reads `A:B` (exit code `A`, signal `B`): a signal wins over the exit code.
- */
-const parseExitCode = (text: string): Termination.Termination | undefined => {
-  const m = /^(-?\d{1,10}):(-?\d{1,10})$/.exec(text.trim())
-  if (m === null) return undefined
-  const signal = Number(m[2]) & 0x7f
-  return signal > 0 ? Termination.signalled(signal) : Termination.exited(Number(m[1]))
-}
-
-/**
- * How a job in a final state ended, as far as the state alone tells: `COMPLETED` is exit 0 (SLURM
- * says so only when every step exited 0), the batch system's kills and node failures are the
- * pseudo-signals below; `FAILED` and the other states need the exit code (`undefined`).
- *
- * @since 0.1.0
- * @category parsing
- */
-export const terminationOfState = (native: string): Termination.Termination | undefined =>
-  native === "COMPLETED" ? Termination.exited(0) : terminationOf(native, "")
-
-/**
- * How a job in a final state ended. GC3Pie's overrides are kept: the batch system's kills
- * (CANCELLED, TIMEOUT; and PREEMPTED, DEADLINE) are RemoteKill with exit 75 (`EX_TEMPFAIL`),
- * node failures (NODE_FAIL; and BOOT_FAIL) RemoteError with exit 75. OUT_OF_MEMORY is
- * reported as signal 9: the cgroup OOM killer SIGKILLs the job, while SLURM prints a made-up
- * `0:125` exit code (recorded).
- */
-const terminationOf = (
-  native: string,
-  exitCode: string,
-): Termination.Termination | undefined => {
-  switch (native) {
-    case "CANCELLED":
-    case "TIMEOUT":
-    case "PREEMPTED":
-    case "DEADLINE":
-      return Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL)
-    case "NODE_FAIL":
-    case "BOOT_FAIL":
-      return Termination.signalled(Termination.Signals.RemoteError, Termination.EX_TEMPFAIL)
-    case "OUT_OF_MEMORY":
-      return Termination.signalled(9)
-    default:
-      return parseExitCode(exitCode)
-  }
-}
-
-interface Accumulator {
-  master: ReadonlyMap<string, string> | undefined
-  maxRss: number | undefined
-  maxVm: number | undefined
-  submits: Array<string>
-  starts: Array<string>
-}
-
-const maxOf = (a: number | undefined, b: number | undefined): number | undefined =>
-  a === undefined ? b : b === undefined ? a : Math.max(a, b)
-
-const minIso = (xs: ReadonlyArray<string | undefined>): string | undefined => {
-  let best: string | undefined
-  for (const x of xs) if (x !== undefined && (best === undefined || x < best)) best = x
-  return best
-}
-
-const safeMemory = (bytes: number | undefined): Quantity.Memory | undefined => {
-  if (bytes === undefined) return undefined
-  const m = Quantity.memory(bytes)
-  return Number.isSafeInteger(m) ? m : undefined
-}
-
-/**
- * Parses `sacct --parsable2` (or `--parsable`) output: a map from master job id (the id before
- * the first `.`, so `123`, `123_4`, `123+0`) to what the job's records say. `columns` names the
- * printed columns in order (default {@linkcode sacctColumns}, names matched without regard to
- * case; unknown columns are ignored). Headers, error messages and short lines are skipped; a job
- * with steps but no master record is left out.
- *
- * From the master record: state, exit code, `Elapsed` (duration), `TotalCPU` (CPU time),
- * `NCPUS` (cores), `End` (`slurm_completion_time`). From every record: the largest `MaxRSS`
- * (`maxUsedMemory`) and `MaxVMSize` (`maxUsedVirtualMemory`), rounded to whole bytes at the end;
- * `slurm_submission_time` = earliest of the master's `Submit` and `Start` and the steps'
- * `Submit` (SLURM sometimes rewrites the master's `Submit` later than its start), and
- * `slurm_start_time` = earliest `Start`. Timestamps other than ISO ones (`Unknown`, `None`,
- * relative) are ignored (GC3Pie crashed on them).
- *
- * @since 0.1.0
- * @category parsing
- */
-export const parseSacct = (
-  stdout: string,
-  columns: ReadonlyArray<string> = sacctColumns,
-): ReadonlyMap<string, SacctRecord> => {
-  const names = columns.map((c) => c.trim().toLowerCase())
-  const jobs = new Map<string, Accumulator>()
-  for (const raw of stdout.split(/\r?\n/)) {
-    const fields = raw.split("|")
-    if (fields.length < names.length) continue
-    const row = new Map<string, string>()
-    names.forEach((n, i) => {
-      if (!row.has(n)) row.set(n, (fields[i] ?? "").trim())
-    })
-    const id = row.get("jobid") ?? ""
-    if (!printedIdRe.test(id)) continue
-    const dot = id.indexOf(".")
-    const masterId = dot < 0 ? id : id.slice(0, dot)
-    let acc = jobs.get(masterId)
-    if (acc === undefined) {
-      acc = { master: undefined, maxRss: undefined, maxVm: undefined, submits: [], starts: [] }
-      jobs.set(masterId, acc)
-    }
-    if (dot < 0) acc.master = row
-    acc.maxRss = maxOf(acc.maxRss, parseSlurmMemory(row.get("maxrss") ?? ""))
-    acc.maxVm = maxOf(acc.maxVm, parseSlurmMemory(row.get("maxvmsize") ?? ""))
-    const submit = isoTime(row.get("submit"))
-    const start = isoTime(row.get("start"))
-    if (submit !== undefined) acc.submits.push(submit)
-    if (start !== undefined) {
-      acc.starts.push(start)
-      if (dot < 0) acc.submits.push(start)
-    }
-  }
-  const out = new Map<string, SacctRecord>()
-  for (const [id, acc] of jobs) {
-    const master = acc.master
-    if (master === undefined) continue
-    const native = (master.get("state") ?? "").split(/\s+/)[0]!.replace(/\+$/, "")
-    const final = finalStates.has(native)
-    const termination = final ? terminationOf(native, master.get("exitcode") ?? "") : undefined
-    const duration = parseSlurmDuration(master.get("elapsed") ?? "")
-    const cpuTime = parseSlurmDuration(master.get("totalcpu") ?? "")
-    const coresText = master.get("ncpus") ?? master.get("alloccpus") ?? ""
-    const cores = /^\d{1,9}$/.test(coresText) ? Number(coresText) : undefined
-    const maxUsedMemory = safeMemory(acc.maxRss)
-    const maxUsedVirtualMemory = safeMemory(acc.maxVm)
-    const extra: Record<string, string> = {}
-    const submission = minIso(acc.submits)
-    const started = minIso(acc.starts)
-    const completion = isoTime(master.get("end"))
-    if (submission !== undefined) extra.slurm_submission_time = submission
-    if (started !== undefined) extra.slurm_start_time = started
-    if (completion !== undefined) extra.slurm_completion_time = completion
-    const usage = new Job.Usage({
-      ...(duration !== undefined ? { duration } : {}),
-      ...(cpuTime !== undefined ? { cpuTime } : {}),
-      ...(maxUsedMemory !== undefined ? { maxUsedMemory } : {}),
-      ...(maxUsedVirtualMemory !== undefined ? { maxUsedVirtualMemory } : {}),
-      ...(cores !== undefined ? { cores } : {}),
-      extra,
-    })
-    out.set(id, { native, state: final ? "TERMINATING" : mapState(native), termination, usage })
-  }
-  return out
-}
-
-// =============================================================================
 // scancel
 // =============================================================================
 
@@ -595,10 +250,8 @@ export const parseSacct = (
  * @since 0.1.0
  * @category commands
  */
-export const scancelArgv = (ids: ReadonlyArray<string>): ReadonlyArray<string> | undefined => {
-  const list = joinIds(ids)
-  return list === undefined ? undefined : ["scancel", list]
-}
+export const scancelArgv = (ids: ReadonlyArray<string>): ReadonlyArray<string> | undefined =>
+  withJobList(ids, (list) => ["scancel", list])
 
 // =============================================================================
 // Resource status
