@@ -170,7 +170,6 @@ export const userOf = (credential: Credential): string | undefined =>
 const authError = (operation: string, description: string, cause?: unknown) =>
   new LrmsError({ reason: "AuthenticationFailed", backend: "auth", operation, description, cause })
 
-
 /**
  * Logs in over SSH with a private key file (ed25519, RSA or ECDSA; an optional passphrase is kept
  * `Redacted`). The file is read (through the platform's `FileSystem`, which the application

@@ -32,7 +32,6 @@ import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { ANY_OUTPUT, normalizeRelative, relativePathProblem } from "./Application.ts"
 import type { Auth } from "./Auth.ts"
-import type { Application } from "./Application.ts"
 import type { Job } from "./Job.ts"
 import { LrmsError } from "./LrmsError.ts"
 import type { TransportShape } from "./Transport.ts"
@@ -405,73 +404,6 @@ export const getResults = (
         })
       })), { concurrency: "unbounded", discard: true })
     return { copied, skipped, missing }
-  })
-
-// =============================================================================
-// stageInputs
-// =============================================================================
-
-/**
- * Copies an application's inputs into the job directory on the transport's host: parent
- * directories are created, a locally executable file stays executable, and an unreadable local
- * file fails with `DataStaging` naming the input.
- *
- * @since 0.1.0
- * @category transfer
- */
-export const stageInputs = (
-  transport: TransportShape,
-  fileSystem: FileSystem.FileSystem,
-  app: Application,
-  jobDir: string,
-  backend: string,
-): Effect.Effect<void, LrmsError, Auth> =>
-  Effect.forEach(app.inputs, (input, i) =>
-    Effect.gen(function* () {
-      const local = TransferUrl.toPath(input.source)
-      const info = yield* fileSystem.stat(local).pipe(
-        Effect.mapError((e) =>
-          new LrmsError({
-            reason: "DataStaging",
-            backend,
-            operation: "submitJob",
-            description: `inputs.${i}.source: cannot read ${local}: ${e.message}`,
-            cause: e,
-          })
-        ),
-      )
-      const remote = `${jobDir}/${input.remote}`
-      if (input.remote.includes("/")) {
-        yield* transport.mkdir(remote.slice(0, remote.lastIndexOf("/")), { recursive: true })
-      }
-      yield* transport.put(local, remote)
-      if (info.type === "File" && (info.mode & 0o100) !== 0) {
-        yield* transport.chmod(remote, 0o755)
-      }
-    }), { discard: true })
-
-/**
- * Makes a new job directory with its private subdirectory (one recursive `mkdir`: the spool
- * directory may not exist yet), stages the inputs into it, and makes a staged `./program` in
- * `arguments[0]` executable.
- *
- * @since 0.1.0
- * @category transfer
- */
-export const makeJobDirectory = (
-  transport: TransportShape,
-  fileSystem: FileSystem.FileSystem,
-  app: Application,
-  jobDir: string,
-  privateDir: string,
-  backend: string,
-): Effect.Effect<void, LrmsError, Auth> =>
-  Effect.gen(function* () {
-    yield* transport.mkdir(`${jobDir}/${privateDir}`, { recursive: true })
-    yield* stageInputs(transport, fileSystem, app, jobDir, backend)
-    if (app.arguments[0].startsWith("./")) {
-      yield* transport.chmod(`${jobDir}/${app.arguments[0].slice(2)}`, 0o755).pipe(Effect.ignore)
-    }
   })
 
 // =============================================================================

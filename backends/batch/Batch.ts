@@ -69,7 +69,7 @@ const ScriptText = Schema.String
  * "/opt/slurm/bin/sbatch --constraint=x"`: split by shell rules, `#` comments dropped).
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const BatchConfigFields = {
   ...Resource.ResourceConfig.fields,
@@ -86,7 +86,7 @@ export const BatchConfigFields = {
  * shell rules.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const Commands = <const Names extends ReadonlyArray<string>>(
   names: Names,

@@ -27,7 +27,7 @@ import { quote } from "../../src/Shell.ts"
  * outputs leave it out.
  *
  * @since 0.1.0
- * @category constants
+ * @category models
  */
 export const PRIVATE_DIR = ".lrms"
 
@@ -35,7 +35,7 @@ export const PRIVATE_DIR = ".lrms"
  * The files in the private directory.
  *
  * @since 0.1.0
- * @category constants
+ * @category models
  */
 export const Files = {
   script: "job.sh",
@@ -66,7 +66,7 @@ export interface JobScriptSpec {
  * Renders the job script.
  *
  * @since 0.1.0
- * @category rendering
+ * @category commands
  */
 export const renderJobScript = (spec: JobScriptSpec): string => {
   const { app } = spec
@@ -130,7 +130,7 @@ export interface SubmitRun {
  * - `submit.out`: the command's output; `submit.rc`: its exit code, renamed into place last.
  *
  * @since 0.1.0
- * @category constants
+ * @category models
  */
 export const SubmitRecord = {
   pid: "submit.pid",
@@ -151,7 +151,7 @@ export const SubmitRecord = {
  * exit code 125 and the line `claimed`.
  *
  * @since 0.1.0
- * @category rendering
+ * @category commands
  */
 export const renderSubmitScript = (token: string, runs: ReadonlyArray<SubmitRun>): string => {
   const p = (file: string) => quote(`${PRIVATE_DIR}/${file}`)
@@ -178,7 +178,7 @@ export const renderSubmitScript = (token: string, runs: ReadonlyArray<SubmitRun>
  * ({@linkcode SubmitRecord}); its one-line verdict is read by {@linkcode parseSubmitRecord}.
  *
  * @since 0.1.0
- * @category rendering
+ * @category commands
  */
 export const renderRecordScript = (jobDir: string): string => {
   const p = (file: string) => quote(`${PRIVATE_DIR}/${file}`)

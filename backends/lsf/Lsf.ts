@@ -32,7 +32,7 @@ const BACKEND = "lsf"
  * (`flavour`: `lsf`, the default, or `openlava`), `queue` and `project`.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export class LsfConfig extends Schema.Class<LsfConfig>("LsfConfig")({
   ...Batch.BatchConfigFields,

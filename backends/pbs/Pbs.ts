@@ -33,7 +33,7 @@ const BACKEND = "pbs"
  * `torque`, the default, or `pbspro`), `queue` and `account`.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export class PbsConfig extends Schema.Class<PbsConfig>("PbsConfig")({
   ...Batch.BatchConfigFields,

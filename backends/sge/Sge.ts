@@ -47,7 +47,7 @@ const Name = Schema.String.pipe(
  * (`walltimeResources`, default `["h_rt"]`) and the queue.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export class SgeConfig extends Schema.Class<SgeConfig>("SgeConfig")({
   ...Batch.BatchConfigFields,

@@ -80,7 +80,7 @@ const Directive = Line("a directive is one non-empty line")
  * (`--export`, default `ALL`) and `extraDirectives` (lines written as `#SBATCH <line>`).
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export class SlurmConfig extends Schema.Class<SlurmConfig>("SlurmConfig")({
   ...Batch.BatchConfigFields,

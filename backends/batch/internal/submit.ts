@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import type { Application } from "../../../src/Application.ts"
 import * as Job from "../../../src/Job.ts"
 import type { LrmsShape } from "../../../src/Lrms.ts"
-import * as Transfer from "../../../src/Transfer.ts"
+import * as Staging from "../../../src/internal/staging.ts"
 import * as Script from "../Script.ts"
 import type { Calls } from "./calls.ts"
 import { type Env, privatePath } from "./env.ts"
@@ -28,7 +28,7 @@ const prepareJob = (env: Env, app: Application, jobDir: string) =>
       schedulerOutput: privatePath(jobDir, Script.Files.schedulerOutput),
       schedulerError: privatePath(jobDir, Script.Files.schedulerError),
     })
-    yield* Transfer.makeJobDirectory(
+    yield* Staging.makeJobDirectory(
       env.transport,
       env.fileSystem,
       app,

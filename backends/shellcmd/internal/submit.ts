@@ -20,7 +20,7 @@ import * as Job from "../../../src/Job.ts"
 import type { SubmitOptions } from "../../../src/Lrms.ts"
 import { LrmsError } from "../../../src/LrmsError.ts"
 import * as Metrics from "../../../src/Metrics.ts"
-import * as Transfer from "../../../src/Transfer.ts"
+import * as Staging from "../../../src/internal/staging.ts"
 import * as Bookkeeping from "../Bookkeeping.ts"
 import * as Wrapper from "../Wrapper.ts"
 import { BACKEND, CLAIM_GRACE, type Discovered, type Env, privatePath, retrying } from "./env.ts"
@@ -91,7 +91,7 @@ const stage = (
 ) =>
   Effect.gen(function* () {
     const { transport } = env
-    yield* Transfer.makeJobDirectory(
+    yield* Staging.makeJobDirectory(
       transport,
       env.fileSystem,
       app,
