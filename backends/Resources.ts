@@ -10,7 +10,8 @@
  * @example
  * ```ts ignore
  * import { Effect } from "effect"
- * import { Application, Resources } from "effect-lrms"
+ * import { Application } from "effect-lrms"
+ * import { Resources } from "effect-lrms/config"
  *
  * const program = Effect.gen(function* () {
  *   const resources = yield* Resources.Resources

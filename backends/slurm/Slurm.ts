@@ -22,7 +22,8 @@
  * ```ts ignore
  * import { NodeContext } from "@effect/platform-node"
  * import { Effect, Layer } from "effect"
- * import { Application, Auth, LocalTransport, Lrms, Slurm } from "effect-lrms"
+ * import { Application, Auth, LocalTransport, Lrms } from "effect-lrms"
+ * import { Slurm } from "effect-lrms/slurm"
  *
  * const slurm = Slurm.layer({
  *   name: "cluster",

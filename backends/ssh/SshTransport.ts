@@ -23,7 +23,8 @@
  * ```ts ignore
  * import { NodeContext } from "@effect/platform-node"
  * import { Effect, Layer } from "effect"
- * import { Application, Auth, Lrms, Shellcmd, SshTransport } from "effect-lrms"
+ * import { Application, Auth, Lrms, Shellcmd } from "effect-lrms"
+ * import { SshTransport } from "effect-lrms/ssh"
  *
  * const workstation = Shellcmd.layer({
  *   name: "workstation",
