@@ -76,6 +76,11 @@ Deno.test({
         backend: "shellcmd",
         outcome: "success",
       })
+      const tracked = Effect.map(
+        Metric.value(Metric.tagged(Metrics.jobsTracked, "backend", "shellcmd")),
+        (state) => state.value,
+      )
+      const tracked0 = yield* tracked
       const { spans, result: job } = yield* recording(
         Effect.gen(function* () {
           const app = yield* Application.make({
@@ -83,7 +88,9 @@ Deno.test({
             stdout: "out.txt",
           })
           const job = yield* Lrms.submitJob(app)
+          strictEqual(yield* tracked, tracked0 + 1, "a submitted job is tracked")
           const done = yield* Lrms.awaitTermination(job, { max: "200 millis" })
+          strictEqual(yield* tracked, tracked0, "a job seen to end is no longer tracked")
           Deno.mkdirSync(`${dir}/out`)
           yield* Lrms.getResults(done, `${dir}/out`)
           yield* Lrms.free(done)
