@@ -5,13 +5,14 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Effect } from "effect"
  * import { Gc3pieConfig } from "effect-lrms/config"
  *
  * const text = "[resource/laptop]\ntype = shellcmd\nmax_cores = 4\nmax_cores_per_job = 2\n" +
  *   "max_memory_per_core = 2\nmax_walltime = 8\narchitecture = x86_64\n"
  * const config = Effect.runSync(Gc3pieConfig.parse(text, "gc3pie.conf"))
- * console.log(config.resources[0]?.backend) // "shellcmd"
+ * deepStrictEqual(config.resources[0]?.backend, "shellcmd")
  * ```
  *
  * @since 0.1.0

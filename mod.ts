@@ -12,6 +12,7 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { NodeContext } from "@effect/platform-node"
  * import { Effect } from "effect"
  * import { Application, Auth, LocalTransport, Lrms, Shellcmd } from "effect-lrms"
@@ -38,7 +39,7 @@
  *   Effect.provide(Auth.none),
  *   Effect.provide(NodeContext.layer), // the platform: files, paths, processes
  * ))
- * console.log(exitCode) // 0
+ * deepStrictEqual(exitCode, 0)
  * ```
  *
  * @module

@@ -10,6 +10,7 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Effect } from "effect"
  * import { Application } from "effect-lrms"
  *
@@ -19,7 +20,7 @@
  *   requestedMemory: "1 GB",
  *   requestedWalltime: "10 min",
  * }))
- * console.log(app.outputs) // [ { remote: "out.txt", destination: "out.txt" } ]
+ * deepStrictEqual(app.outputs, [{ remote: "out.txt", destination: "out.txt" }])
  * ```
  *
  * @since 0.1.0

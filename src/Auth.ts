@@ -8,11 +8,12 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Effect } from "effect"
  * import { Auth } from "effect-lrms"
  *
  * const guarded = Effect.succeed("ran").pipe(Auth.authenticated("demo", "op"))
- * console.log(Effect.runSync(guarded.pipe(Effect.provide(Auth.none)))) // "ran"
+ * deepStrictEqual(Effect.runSync(guarded.pipe(Effect.provide(Auth.none))), "ran")
  * ```
  *
  * @since 0.1.0

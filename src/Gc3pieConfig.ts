@@ -22,6 +22,7 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Effect } from "effect"
  * import { Gc3pieConfig } from "effect-lrms/config"
  *
@@ -35,7 +36,7 @@
  * architecture = x86_64
  * `
  * const config = Effect.runSync(Gc3pieConfig.parse(text, "gc3pie.conf"))
- * console.log(config.resources[0]?.backend) // "shellcmd"
+ * deepStrictEqual(config.resources[0]?.backend, "shellcmd")
  * ```
  *
  * @since 0.1.0

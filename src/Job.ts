@@ -9,6 +9,7 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Effect, Schema } from "effect"
  * import { Application, Job } from "effect-lrms"
  *
@@ -16,7 +17,7 @@
  * const job = Job.make({ resourceName: "local", backend: "shellcmd", application: app })
  * const json = JSON.stringify(Schema.encodeSync(Job.Job)(job))
  * const back = Schema.decodeUnknownSync(Job.Job)(JSON.parse(json))
- * console.log(back.state) // "NEW"
+ * deepStrictEqual(back.state, "NEW")
  * ```
  *
  * @since 0.1.0

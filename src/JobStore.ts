@@ -16,6 +16,7 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Effect } from "effect"
  * import { Application, Job, JobStore } from "effect-lrms"
  *
@@ -30,7 +31,7 @@
  *   return [again.id === job.id, jobs.length, problems.length]
  * })
  * const result = await Effect.runPromise(program.pipe(Effect.provide(JobStore.layerNode(dir))))
- * console.log(result) // [ true, 1, 0 ]
+ * deepStrictEqual(result, [true, 1, 0])
  * Deno.removeSync(dir, { recursive: true })
  * ```
  *

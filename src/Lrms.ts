@@ -9,6 +9,7 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { NodeContext } from "@effect/platform-node"
  * import { Effect } from "effect"
  * import { Application, Auth, LocalTransport, Lrms, Shellcmd } from "effect-lrms"
@@ -39,7 +40,7 @@
  *     Effect.provide(NodeContext.layer),
  *   ),
  * )
- * console.log(code) // 0
+ * deepStrictEqual(code, 0)
  * ```
  *
  * @since 0.1.0

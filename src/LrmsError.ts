@@ -8,6 +8,7 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Effect } from "effect"
  * import { LrmsError } from "effect-lrms"
  *
@@ -22,7 +23,7 @@
  * const handled = failing.pipe(
  *   Effect.catchTag("LrmsError", (e) => Effect.succeed(e.recoverable)),
  * )
- * console.log(Effect.runSync(handled)) // true
+ * deepStrictEqual(Effect.runSync(handled), true)
  * ```
  *
  * @since 0.1.0

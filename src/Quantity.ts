@@ -12,13 +12,14 @@
  *
  * @example
  * ```ts
- * import { Duration } from "effect"
+ * import { deepStrictEqual } from "node:assert/strict"
+ * import { Duration, Either } from "effect"
  * import { Quantity } from "effect-lrms"
  *
- * console.log(Quantity.parseMemory("4 GiB")) // { _tag: "Right", right: 4294967296 }
+ * deepStrictEqual(Quantity.parseMemory("4 GiB"), Either.right(4294967296))
  * const d = Quantity.parseDuration("1h30m")
- * if (d._tag === "Right") console.log(Duration.toSeconds(d.right)) // 5400
- * console.log(Quantity.formatMemory(Quantity.memory(1536 * 1024 * 1024))) // "1536MiB"
+ * deepStrictEqual(Either.map(d, Duration.toSeconds), Either.right(5400))
+ * deepStrictEqual(Quantity.formatMemory(Quantity.memory(1536 * 1024 * 1024)), "1536MiB")
  * ```
  *
  * @since 0.1.0

@@ -6,6 +6,7 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Effect } from "effect"
  * import { Resource } from "effect-lrms"
  *
@@ -17,7 +18,7 @@
  *   maxMemoryPerCore: "2 GiB",
  *   maxWalltime: "8 hours",
  * }))
- * console.log(r.maxMemoryPerCore) // 2147483648
+ * deepStrictEqual(r.maxMemoryPerCore, 2147483648)
  * ```
  *
  * @since 0.1.0

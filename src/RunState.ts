@@ -8,10 +8,11 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { RunState } from "effect-lrms"
  *
- * console.log(RunState.isDone("TERMINATING")) // true
- * console.log(RunState.canTransition("NEW", "RUNNING")) // false
+ * deepStrictEqual(RunState.isDone("TERMINATING"), true)
+ * deepStrictEqual(RunState.canTransition("NEW", "RUNNING"), false)
  * ```
  *
  * @since 0.1.0

@@ -12,11 +12,12 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Shell } from "effect-lrms/dialects"
  *
- * console.log(Shell.quote("it's $HOME")) // 'it'\''s $HOME'
- * console.log(Shell.command(["echo", "a b", "*"])) // 'echo' 'a b' '*'
- * console.log(Shell.split(`sbatch --comment="a b" # note`)) // [ "sbatch", "--comment=a b" ]
+ * deepStrictEqual(Shell.quote("it's $HOME"), "'it'\\''s $HOME'")
+ * deepStrictEqual(Shell.command(["echo", "a b", "*"]), "'echo' 'a b' '*'")
+ * deepStrictEqual(Shell.split(`sbatch --comment="a b" # note`), ["sbatch", "--comment=a b"])
  * ```
  *
  * @since 0.1.0

@@ -7,11 +7,12 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Termination } from "effect-lrms"
  *
  * const t = Termination.fromShellExit(137)
- * console.log(t.signal, t.exitCode) // 9 null
- * console.log(Termination.describe(Termination.exited(3))) // "exited with code 3"
+ * deepStrictEqual([t.signal, t.exitCode], [9, null])
+ * deepStrictEqual(Termination.describe(Termination.exited(3)), "exited with code 3")
  * ```
  *
  * @since 0.1.0

@@ -8,12 +8,13 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Schema } from "effect"
  * import { TransferUrl } from "effect-lrms"
  *
  * const FileOnly = TransferUrl.TransferUrl(["file"])
- * console.log(Schema.decodeUnknownSync(FileOnly)("/tmp/in.txt")) // "file:///tmp/in.txt"
- * console.log(Schema.is(FileOnly)("sftp://host/x")) // false
+ * deepStrictEqual(Schema.decodeUnknownSync(FileOnly)("/tmp/in.txt"), "file:///tmp/in.txt")
+ * deepStrictEqual(Schema.is(FileOnly)("sftp://host/x"), false)
  * ```
  *
  * @since 0.1.0

@@ -9,6 +9,7 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Effect } from "effect"
  * import { Auth, LocalTransport, Transport } from "effect-lrms"
  *
@@ -20,7 +21,7 @@
  * const out = await Effect.runPromise(
  *   program.pipe(Effect.provide(LocalTransport.layerNode), Effect.provide(Auth.none)),
  * )
- * console.log(out) // "hello"
+ * deepStrictEqual(out, "hello")
  * ```
  *
  * @since 0.1.0

@@ -8,6 +8,7 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Effect } from "effect"
  * import { Auth, Transport } from "effect-lrms"
  * import { MemoryTransport } from "effect-lrms/testing"
@@ -22,7 +23,7 @@
  *   const echoed = yield* remote.exec(["echo", "hi"])
  *   return `${text} ${echoed.stdout}`
  * })
- * console.log(Effect.runSync(program.pipe(Effect.provide(Auth.none)))) // "hello echo hi"
+ * deepStrictEqual(Effect.runSync(program.pipe(Effect.provide(Auth.none))), "hello echo hi")
  * ```
  *
  * @since 0.1.0
@@ -47,6 +48,7 @@ export * as MemoryTransport from "./testing/MemoryTransport.ts"
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Effect } from "effect"
  * import { Auth } from "effect-lrms"
  * import { FaultyTransport, MemoryTransport } from "effect-lrms/testing"
@@ -57,7 +59,7 @@ export * as MemoryTransport from "./testing/MemoryTransport.ts"
  * const error = Effect.runSync(
  *   Effect.flip(faulty.exec(["sbatch", "job.sh"])).pipe(Effect.provide(Auth.none)),
  * )
- * console.log(error.reason, faulty.calls[0]?.innerCalled) // "ConnectionLost" true
+ * deepStrictEqual([error.reason, faulty.calls[0]?.innerCalled], ["ConnectionLost", true])
  * ```
  *
  * @since 0.1.0

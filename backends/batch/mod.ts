@@ -6,10 +6,11 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Shell, SlurmParse } from "effect-lrms/dialects"
  *
- * console.log(Shell.quote("it's")) // 'it'\''s'
- * console.log(typeof SlurmParse) // "object"
+ * deepStrictEqual(Shell.quote("it's"), "'it'\\''s'")
+ * deepStrictEqual(SlurmParse.scancelArgv(["12", "13"]), ["scancel", "12,13"])
  * ```
  *
  * @since 0.1.0

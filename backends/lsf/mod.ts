@@ -3,9 +3,10 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Lsf } from "effect-lrms/lsf"
  *
- * console.log(typeof Lsf.layer) // "function"
+ * deepStrictEqual(typeof Lsf.layer, "function")
  * ```
  *
  * @since 0.1.0

@@ -3,9 +3,10 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Pbs } from "effect-lrms/pbs"
  *
- * console.log(typeof Pbs.layer) // "function"
+ * deepStrictEqual(typeof Pbs.layer, "function")
  * ```
  *
  * @since 0.1.0

@@ -3,9 +3,10 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Sge } from "effect-lrms/sge"
  *
- * console.log(typeof Sge.layer) // "function"
+ * deepStrictEqual(typeof Sge.layer, "function")
  * ```
  *
  * @since 0.1.0

@@ -29,6 +29,7 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { NodeContext } from "@effect/platform-node"
  * import { Effect } from "effect"
  * import { Auth, LocalTransport, Lrms, Shellcmd } from "effect-lrms"
@@ -51,7 +52,7 @@
  *     Effect.provide(NodeContext.layer),
  *   ),
  * )
- * console.log(status.freeSlots <= 4) // true
+ * deepStrictEqual(status.freeSlots <= 4, true)
  * ```
  *
  * @since 0.1.0

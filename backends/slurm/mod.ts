@@ -3,9 +3,10 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Slurm } from "effect-lrms/slurm"
  *
- * console.log(typeof Slurm.layer) // "function"
+ * deepStrictEqual(typeof Slurm.layer, "function")
  * ```
  *
  * @since 0.1.0

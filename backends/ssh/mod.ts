@@ -4,10 +4,11 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { SshTransport } from "effect-lrms/ssh"
  *
  * const transport = SshTransport.layer({ host: "login.example.org" }) // ~/.ssh/config applies
- * console.log(typeof transport) // "object"
+ * deepStrictEqual(typeof transport, "object")
  * ```
  *
  * @since 0.1.0

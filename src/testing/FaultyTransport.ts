@@ -36,6 +36,7 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Effect } from "effect"
  * import { Auth } from "effect-lrms"
  * import { FaultyTransport, MemoryTransport } from "effect-lrms/testing"
@@ -50,11 +51,17 @@
  *   const third = yield* faulty.stat("/home/user/a.txt")
  *   return [first.reason, second.reason, third.size]
  * })
- * console.log(Effect.runSync(program.pipe(Effect.provide(Auth.none))))
- * // ["ConnectionLost", "ConnectionLost", 1]: the write landed, its reply was lost, then the
- * // host was down for one call
- * console.log(faulty.calls.map((c) => [c.operation, c.fault, c.innerCalled]))
- * // [["writeFile", "lostReply", true], ["stat", "down", false], ["stat", undefined, true]]
+ * // the write landed, its reply was lost, then the host was down for one call
+ * deepStrictEqual(Effect.runSync(program.pipe(Effect.provide(Auth.none))), [
+ *   "ConnectionLost",
+ *   "ConnectionLost",
+ *   1,
+ * ])
+ * deepStrictEqual(faulty.calls.map((c) => [c.operation, c.fault, c.innerCalled]), [
+ *   ["writeFile", "lostReply", true],
+ *   ["stat", "down", false],
+ *   ["stat", undefined, true],
+ * ])
  * ```
  *
  * @since 0.1.0

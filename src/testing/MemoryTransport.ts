@@ -13,6 +13,7 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
  * import { Effect } from "effect"
  * import { Auth } from "effect-lrms"
  * import { MemoryTransport } from "effect-lrms/testing"
@@ -22,7 +23,7 @@
  * const size = Effect.runSync(
  *   Effect.map(remote.stat("job/out.txt"), (info) => info.size).pipe(Effect.provide(Auth.none)),
  * )
- * console.log(size) // 5
+ * deepStrictEqual(size, 5)
  * ```
  *
  * @since 0.1.0
