@@ -205,7 +205,8 @@ export class LrmsError extends Schema.TaggedError<LrmsError>("effect-lrms/LrmsEr
     recoverable: Schema.Boolean,
     submission: Schema.optional(SubmissionSchema),
     command: Schema.optional(Schema.String),
-    exitCode: Schema.optional(Schema.Number),
+    // a process exit code: a whole number (NaN or Infinity would not survive JSON)
+    exitCode: Schema.optional(Schema.Int),
     stderr: Schema.optional(Schema.String),
     host: Schema.optional(Schema.String),
     jobId: Schema.optional(Schema.String),

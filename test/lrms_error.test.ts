@@ -136,7 +136,12 @@ Deno.test("property: schema round trip of any LrmsError", () => {
       strictEqual(back.backend, e.backend)
       strictEqual(back.operation, e.operation)
       strictEqual(back.message, e.message)
+      deepStrictEqual(
+        [back.command, back.exitCode, back.stderr, back.host, back.jobId],
+        [e.command, e.exitCode, e.stderr, e.host, e.jobId],
+      )
     }),
+    { numRuns: 1000 },
   )
 })
 
