@@ -20,6 +20,7 @@ import * as RunState from "../src/RunState.ts"
 import * as Termination from "../src/Termination.ts"
 import * as MemoryTransport from "../src/testing/MemoryTransport.ts"
 import { app, runTest, tempDir } from "./_effect.ts"
+import { localConfig } from "./_shellcmd.ts"
 
 /** Lets real work (processes, files) make progress for a moment, outside the TestClock. */
 const realPause = Effect.promise(() => new Promise((r) => setTimeout(r, 20)))
@@ -54,15 +55,10 @@ Deno.test({
   fn: () =>
     runTest(Effect.gen(function* () {
       const dir = yield* tempDir("lrms-clock-")
-      const local = Shellcmd.layer({
-        name: "clocked",
-        architecture: ["x86_64", "aarch64"],
-        maxCores: 2,
-        maxMemoryPerCore: "1 GiB",
-        maxWalltime: "1 hour",
-        spooldir: `${dir}/spool`,
-        resourceDir: `${dir}/bookkeeping`,
-      }).pipe(Layer.provide(LocalTransport.layer), Layer.merge(Auth.none))
+      const local = Shellcmd.layer(localConfig(dir, 2, { name: "clocked" })).pipe(
+        Layer.provide(LocalTransport.layer),
+        Layer.merge(Auth.none),
+      )
       const ended = yield* Effect.gen(function* () {
         const job = yield* Lrms.submitJob(
           yield* app({ arguments: ["sleep", "600"], requestedWalltime: "10 minutes" }),

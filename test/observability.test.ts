@@ -18,6 +18,7 @@ import * as Auth from "../src/Auth.ts"
 import * as Lrms from "../src/Lrms.ts"
 import * as Metrics from "../src/Metrics.ts"
 import { runTest, tempDir } from "./_effect.ts"
+import { localConfig } from "./_shellcmd.ts"
 import { counting } from "./_counting.ts"
 import { pbsConfig } from "./_fake.ts"
 
@@ -57,15 +58,10 @@ Deno.test({
   fn: () =>
     runTest(Effect.gen(function* () {
       const dir = yield* tempDir("lrms-otel-")
-      const layer = Shellcmd.layer({
-        name: "traced",
-        architecture: ["x86_64", "aarch64"],
-        maxCores: 2,
-        maxMemoryPerCore: "1 GiB",
-        maxWalltime: "1 hour",
-        spooldir: `${dir}/spool`,
-        resourceDir: `${dir}/bookkeeping`,
-      }).pipe(Layer.provide(LocalTransport.layer), Layer.merge(Auth.none))
+      const layer = Shellcmd.layer(localConfig(dir, 2, { name: "traced" })).pipe(
+        Layer.provide(LocalTransport.layer),
+        Layer.merge(Auth.none),
+      )
       const secret = "s3cr3t-argument"
       const launch0 = yield* counter(Metrics.commands, { backend: "shellcmd", command: "launch" })
       const submitted0 = yield* counter(Metrics.jobsSubmitted, {

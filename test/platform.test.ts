@@ -19,6 +19,7 @@ import * as JobStore from "../src/JobStore.ts"
 import * as Job from "../src/Job.ts"
 import * as Lrms from "../src/Lrms.ts"
 import { app, runFailure, runTest, tempDir } from "./_effect.ts"
+import { localConfig } from "./_shellcmd.ts"
 
 /** A file system of the application's own: Node's underneath, every call recorded, and a path
  * prefix it refuses (as a sandbox would). */
@@ -86,15 +87,10 @@ Deno.test("platform: a whole shellcmd job runs on the application's own FileSyst
   runTest(Effect.gen(function* () {
     const dir = yield* tempDir("lrms-platform-")
     const calls: Array<string> = []
-    const local = Shellcmd.layer({
-      name: "own-platform",
-      architecture: ["x86_64", "aarch64"],
-      maxCores: 2,
-      maxMemoryPerCore: "1 GiB",
-      maxWalltime: "1 hour",
-      spooldir: `${dir}/spool`,
-      resourceDir: `${dir}/bookkeeping`,
-    }).pipe(Layer.provide(LocalTransport.layer), Layer.provide(platform(calls, `${dir}/refused`)))
+    const local = Shellcmd.layer(localConfig(dir, 2, { name: "own-platform" })).pipe(
+      Layer.provide(LocalTransport.layer),
+      Layer.provide(platform(calls, `${dir}/refused`)),
+    )
     const job = yield* Effect.gen(function* () {
       const submitted = yield* Lrms.submitJob(
         yield* app({ arguments: ["sh", "-c", "echo from-my-platform"], stdout: "out.txt" }),

@@ -12,22 +12,10 @@ import * as Auth from "../src/Auth.ts"
 import * as Job from "../src/Job.ts"
 import * as Lrms from "../src/Lrms.ts"
 import { runTest, tempDir } from "./_effect.ts"
+import { localConfig } from "./_shellcmd.ts"
 import { suite } from "./contract/LrmsContract.ts"
 
-const config = (
-  dir: string,
-  maxCores: number,
-  extra: Partial<Shellcmd.ShellcmdConfigInput> = {},
-) => ({
-  name: "local-test",
-  architecture: ["x86_64", "aarch64"],
-  maxCores,
-  maxMemoryPerCore: "1 GiB",
-  maxWalltime: "1 hour",
-  spooldir: `${dir}/spool`,
-  resourceDir: `${dir}/bookkeeping`,
-  ...extra,
-})
+const config = localConfig
 
 const layerFor = (
   dir: string,

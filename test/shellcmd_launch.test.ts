@@ -18,6 +18,7 @@ import * as Lrms from "../src/Lrms.ts"
 import { isAmbiguous, LrmsError } from "../src/LrmsError.ts"
 import { Transport, type TransportShape } from "../src/Transport.ts"
 import { app, runTest, tempDir, waitFor } from "./_effect.ts"
+import { localConfig } from "./_shellcmd.ts"
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `shellcmd launch: ${name}`, sanitizeOps: false, sanitizeResources: false, fn })
@@ -109,15 +110,9 @@ const setup = (maxCores = 2) =>
       Transport,
       Effect.map(LocalTransport.make, (inner) => faulty(inner, faults)),
     ).pipe(Layer.provide(NodeContext.layer))
-    const layer = Shellcmd.layer({
-      name: "launch-test",
-      architecture: ["x86_64", "aarch64"],
-      maxCores,
-      maxMemoryPerCore: "1 GiB",
-      maxWalltime: "1 hour",
-      spooldir: `${dir}/spool`,
-      resourceDir: `${dir}/bookkeeping`,
-    }).pipe(Layer.provide(transport))
+    const layer = Shellcmd.layer(localConfig(dir, maxCores, { name: "launch-test" })).pipe(
+      Layer.provide(transport),
+    )
     const context = yield* Layer.build(Layer.merge(layer, Auth.none))
     const counter = `${dir}/runs.txt`
     // the job: one line per run
