@@ -8,6 +8,12 @@
  * `stderr` equals `stdout`, and the job name is made safe for every scheduler. Invalid input fails
  * with an `LrmsError` whose reason is `InvalidArgument` and whose message names the field.
  *
+ * A parallel job also says how its cores are arranged: `nodes`, `processes`, `processesPerNode`,
+ * `coresPerProcess`, `gpusPerProcess`, `exclusive` and its `launcher`. `make` infers what is
+ * missing (`processes = nodes × processesPerNode`, `requestedCores = processes ×
+ * coresPerProcess`) and refuses what cannot be, naming the fields; {@linkcode shape} gives the
+ * normalised shape every backend maps.
+ *
  * @example
  * ```ts
  * import { deepStrictEqual } from "node:assert/strict"
@@ -31,6 +37,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import { decodeOrFail } from "./internal/decode.ts"
+import * as Launch from "./internal/launcher.ts"
 import { LrmsError } from "./LrmsError.ts"
 import * as Quantity from "./Quantity.ts"
 import * as Resource from "./Resource.ts"
@@ -162,16 +169,199 @@ export const Output: Schema.Struct<{
 export type Output = typeof Output.Type
 
 // =============================================================================
-// Application
+// Parallel shape
 // =============================================================================
 
 /**
- * A decoded, valid job description. Build one with {@linkcode make}.
+ * The launchers, in the order of the README's table.
  *
  * @since 0.1.0
  * @category models
  */
-export class Application extends Schema.Class<Application>("Application")({
+export const launchers: typeof Launch.launchers = Launch.launchers
+
+/**
+ * How a job's payload starts: `single` runs it once (GC3Pie's behaviour); `multiple` runs one
+ * copy per process on the job's first node; `srun`, `mpirun` and `mpiexec` start the ranks
+ * through SLURM or MPI.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Launcher: Schema.Literal<typeof launchers> = Launch.LauncherSchema
+
+/**
+ * How a job's payload starts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Launcher = typeof Launcher.Type
+
+/**
+ * The normalised parallel shape of a job, as {@linkcode shape} returns it: every inferable field
+ * filled in, `requestedCores = processes × coresPerProcess`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Shape {
+  /** Nodes the job spans; `undefined`: the scheduler decides. */
+  readonly nodes: number | undefined
+  /** Processes (ranks) in all, at least 1. */
+  readonly processes: number
+  /** Processes on each node; `undefined` when the nodes are not fixed. */
+  readonly processesPerNode: number | undefined
+  /** Cores of each process, at least 1. */
+  readonly coresPerProcess: number
+  /** GPUs of each process, 0 when none. */
+  readonly gpusPerProcess: number
+  /** Whether the job's nodes are its own. */
+  readonly exclusive: boolean
+  /** The application's launcher; `undefined`: the resource's default, else `single`. */
+  readonly launcher: Launcher | undefined
+}
+
+/**
+ * The shape fields as written by a user or stored in a job (each may be absent).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ShapeFields {
+  /** Nodes. */
+  readonly nodes?: number | undefined
+  /** Processes in all. */
+  readonly processes?: number | undefined
+  /** Processes on each node. */
+  readonly processesPerNode?: number | undefined
+  /** Cores of each process. */
+  readonly coresPerProcess?: number | undefined
+  /** GPUs of each process. */
+  readonly gpusPerProcess?: number | undefined
+  /** Whole nodes. */
+  readonly exclusive?: boolean | undefined
+  /** Launcher. */
+  readonly launcher?: Launcher | undefined
+  /** Total cores. */
+  readonly requestedCores?: number | undefined
+}
+
+/**
+ * Why a set of shape fields cannot describe a job: the fields involved, and what is wrong.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ShapeProblem {
+  /** The fields that disagree, as the user names them. */
+  readonly fields: ReadonlyArray<string>
+  /** What is wrong, in words. */
+  readonly message: string
+}
+
+type Split = Pick<Shape, "nodes" | "processes" | "processesPerNode">
+
+const problem = (fields: ReadonlyArray<string>, message: string) =>
+  Either.left<ShapeProblem>({ fields, message })
+
+/** Nodes, processes and processes per node, inferred from those given. */
+const inferSplit = (f: ShapeFields): Either.Either<Split, ShapeProblem> => {
+  const { nodes: n, processes: p, processesPerNode: q } = f
+  if (n !== undefined && q !== undefined) {
+    if (p !== undefined && p !== n * q) {
+      return problem(
+        ["processes", "nodes", "processesPerNode"],
+        `${p} processes requested, but ${n} node(s) × ${q} per node make ${n * q}`,
+      )
+    }
+    return Either.right({ nodes: n, processes: n * q, processesPerNode: q })
+  }
+  if (n !== undefined && p !== undefined) {
+    if (p < n) {
+      return problem(["processes", "nodes"], `${p} process(es) cannot occupy ${n} nodes`)
+    }
+    if (p % n !== 0) {
+      return problem(
+        ["processes", "nodes"],
+        `${p} processes do not split evenly over ${n} nodes (give a multiple of ${n})`,
+      )
+    }
+    return Either.right({ nodes: n, processes: p, processesPerNode: p / n })
+  }
+  if (q !== undefined && p !== undefined) {
+    if (p % q !== 0) {
+      return problem(
+        ["processes", "processesPerNode"],
+        `${p} processes do not fill whole nodes of ${q} (give a multiple of ${q})`,
+      )
+    }
+    return Either.right({ nodes: p / q, processes: p, processesPerNode: q })
+  }
+  if (n !== undefined) return Either.right({ nodes: n, processes: n, processesPerNode: 1 })
+  if (q !== undefined) return Either.right({ nodes: 1, processes: q, processesPerNode: q })
+  return Either.right({ nodes: undefined, processes: p ?? 1, processesPerNode: undefined })
+}
+
+/** Cores per process, from `coresPerProcess` or `requestedCores / processes`. */
+const inferCores = (
+  f: ShapeFields,
+  processes: number,
+): Either.Either<number, ShapeProblem> => {
+  const { coresPerProcess: c, requestedCores: r } = f
+  if (c !== undefined) {
+    return r !== undefined && r !== processes * c
+      ? problem(
+        ["requestedCores", "processes", "coresPerProcess"],
+        `${r} cores requested, but ${processes} process(es) × ${c} core(s) make ${processes * c}`,
+      )
+      : Either.right(c)
+  }
+  if (r === undefined) return Either.right(1)
+  return r % processes !== 0
+    ? problem(
+      ["requestedCores", "processes"],
+      `${r} cores do not split evenly over ${processes} processes (set coresPerProcess, or ` +
+        `requestedCores to a multiple of ${processes})`,
+    )
+    : Either.right(r / processes)
+}
+
+/**
+ * Infers the missing shape fields from those given and refuses what cannot be: `processes =
+ * nodes × processesPerNode`, an uneven split over the nodes, more nodes than processes, and
+ * `requestedCores` unequal to `processes × coresPerProcess` (pure).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const inferShape = (
+  fields: ShapeFields,
+): Either.Either<Shape & { readonly requestedCores: number }, ShapeProblem> =>
+  Either.flatMap(
+    inferSplit(fields),
+    (split) =>
+      fields.launcher === "multiple" && (split.nodes ?? 1) > 1
+        ? problem(
+          ["launcher", "nodes"],
+          `the multiple launcher starts every copy on the first node; ask for 1 node, or use ` +
+            `srun or mpirun to spread ${split.processes} processes over ${split.nodes} nodes`,
+        )
+        : Either.map(inferCores(fields, split.processes), (coresPerProcess) => ({
+          ...split,
+          coresPerProcess,
+          gpusPerProcess: fields.gpusPerProcess ?? 0,
+          exclusive: fields.exclusive ?? false,
+          launcher: fields.launcher,
+          requestedCores: split.processes * coresPerProcess,
+        })),
+  )
+
+// =============================================================================
+// Application
+// =============================================================================
+
+const applicationFields = {
   /** The command and its arguments; each reaches the job exactly as given. */
   arguments: Schema.NonEmptyArray(NoNul).pipe(
     Schema.filter((a) => a[0].length > 0 || "the command (arguments[0]) is empty"),
@@ -204,7 +394,39 @@ export class Application extends Schema.Class<Application>("Application")({
   outputDir: Schema.optional(Schema.String),
   /** A class name for per-application configuration keys (`<name>_pe`, ...). */
   applicationName: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]+$/)),
-}) {}
+  /** Nodes the job spans; absent: the scheduler decides. */
+  nodes: Schema.optional(PositiveInt),
+  /** Processes (ranks) in all; absent: 1, or inferred from `nodes × processesPerNode`. */
+  processes: Schema.optional(PositiveInt),
+  /** Processes on each node. */
+  processesPerNode: Schema.optional(PositiveInt),
+  /** Cores of each process (its threads); `requestedCores = processes × coresPerProcess`. */
+  coresPerProcess: Schema.optional(PositiveInt),
+  /** GPUs of each process (absent: none). */
+  gpusPerProcess: Schema.optional(Schema.NonNegativeInt),
+  /** Whether the job's nodes are its own (no other job shares them). */
+  exclusive: Schema.optional(Schema.Boolean),
+  /** How the payload starts; absent: the resource's default launcher, else `single`. */
+  launcher: Schema.optional(Launcher),
+}
+
+/** The stored shape fields are consistent (`requestedCores = processes × coresPerProcess`, ...). */
+const consistentShape = Schema.Struct(applicationFields).pipe(
+  Schema.filter((a) => {
+    const problem = inferShape(a)
+    return Either.isLeft(problem)
+      ? `${problem.left.fields.join(", ")}: ${problem.left.message}`
+      : true
+  }),
+)
+
+/**
+ * A decoded, valid job description. Build one with {@linkcode make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Application extends Schema.Class<Application>("Application")(consistentShape) {}
 
 /**
  * What {@linkcode make} accepts: the fields of an {@linkcode Application}, in looser forms.
@@ -255,6 +477,20 @@ export interface ApplicationInput {
   readonly outputDir?: string
   /** The application's class name (default `generic`). */
   readonly applicationName?: string
+  /** Nodes the job spans (default: the scheduler decides). */
+  readonly nodes?: number
+  /** Processes (ranks) in all (default 1, or `nodes × processesPerNode`). */
+  readonly processes?: number
+  /** Processes on each node. */
+  readonly processesPerNode?: number
+  /** Cores of each process (default `requestedCores / processes`, else 1). */
+  readonly coresPerProcess?: number
+  /** GPUs of each process (default 0). */
+  readonly gpusPerProcess?: number
+  /** Whole nodes for the job alone (default false). */
+  readonly exclusive?: boolean
+  /** How the payload starts (default: the resource's launcher, else `single`). */
+  readonly launcher?: Launcher
 }
 
 const basename = (path: string): string => {
@@ -338,10 +574,72 @@ const inputFields: { readonly [K in keyof Required<ApplicationInput>]: true } = 
   jobname: true,
   outputDir: true,
   applicationName: true,
+  nodes: true,
+  processes: true,
+  processesPerNode: true,
+  coresPerProcess: true,
+  gpusPerProcess: true,
+  exclusive: true,
+  launcher: true,
+}
+
+const countFields = ["nodes", "processes", "processesPerNode", "coresPerProcess"] as const
+const shapeFields = [...countFields, "gpusPerProcess", "exclusive", "launcher"] as const
+
+/** The first shape field of the wrong type, described. */
+const shapeTypeProblem = (input: ApplicationInput): LrmsError | undefined => {
+  for (const field of [...countFields, "requestedCores"] as const) {
+    const v = input[field]
+    if (v !== undefined && !(Number.isSafeInteger(v) && v > 0)) {
+      return invalid(field, `expected a whole number above 0, got ${String(v)}`)
+    }
+  }
+  const g = input.gpusPerProcess
+  if (g !== undefined && !(Number.isSafeInteger(g) && g >= 0)) {
+    return invalid("gpusPerProcess", `expected a whole number, 0 or more, got ${String(g)}`)
+  }
+  if (input.exclusive !== undefined && typeof input.exclusive !== "boolean") {
+    return invalid("exclusive", `expected true or false, got ${String(input.exclusive)}`)
+  }
+  if (
+    input.launcher !== undefined && !(launchers as ReadonlyArray<unknown>).includes(input.launcher)
+  ) {
+    return invalid(
+      "launcher",
+      `expected one of ${launchers.join(", ")}, got ${JSON.stringify(input.launcher)}`,
+    )
+  }
+  return undefined
 }
 
 /**
- * Builds an {@linkcode Application} from a loose description, applying GC3Pie's rules.
+ * The shape fields `make` stores: none when the input names none (a GC3Pie-style job keeps its
+ * old form), else every inferred count plus the fields given.
+ */
+const storedShape = (
+  input: ApplicationInput,
+): Either.Either<Record<string, unknown> & { requestedCores: number }, LrmsError> =>
+  Either.match(inferShape(input), {
+    onLeft: (p) => Either.left(invalid(p.fields.join(", "), p.message)),
+    onRight: (shape) => {
+      if (!shapeFields.some((k) => input[k] !== undefined)) {
+        return Either.right({ requestedCores: shape.requestedCores })
+      }
+      const stored: Record<string, unknown> & { requestedCores: number } = {
+        requestedCores: shape.requestedCores,
+      }
+      for (const k of countFields) if (shape[k] !== undefined) stored[k] = shape[k]
+      for (const k of ["gpusPerProcess", "exclusive", "launcher"] as const) {
+        if (input[k] !== undefined) stored[k] = input[k]
+      }
+      return Either.right(stored)
+    },
+  })
+
+/**
+ * Builds an {@linkcode Application} from a loose description, applying GC3Pie's rules and
+ * inferring the parallel shape ({@linkcode inferShape}); an impossible shape fails naming its
+ * fields (`processes, nodes: 3 processes do not split evenly over 2 nodes ...`).
  *
  * @since 0.1.0
  * @category constructors
@@ -422,6 +720,10 @@ export const make = (input: ApplicationInput): Effect.Effect<Application, LrmsEr
       }
       seenDest.add(key)
     }
+    const badType = shapeTypeProblem(input)
+    if (badType !== undefined) return Effect.fail(badType)
+    const shapeOrError = storedShape(input)
+    if (Either.isLeft(shapeOrError)) return Effect.fail(shapeOrError.left)
     const applicationName = input.applicationName ?? "generic"
     const jobname = (input.jobname === undefined ? undefined : sanitizeJobname(input.jobname)) ??
       `lrms.${applicationName.replace(/[^A-Za-z0-9_-]/g, "_")}.${crypto.randomUUID().slice(0, 8)}`
@@ -434,7 +736,7 @@ export const make = (input: ApplicationInput): Effect.Effect<Application, LrmsEr
       ...(stderr !== undefined ? { stderr } : {}),
       join,
       environment: input.environment ?? {},
-      requestedCores: input.requestedCores ?? 1,
+      ...shapeOrError.right,
       ...(input.requestedMemory !== undefined ? { requestedMemory: input.requestedMemory } : {}),
       ...(input.requestedWalltime !== undefined
         ? { requestedWalltime: input.requestedWalltime }
@@ -465,3 +767,58 @@ export const dataUrls = (
     url: /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(o.destination) ? o.destination : "file:///",
   })),
 ]
+
+/**
+ * The job's normalised parallel shape: the fields it gives, and those inferred from them
+ * (`processes` defaults to 1, `coresPerProcess` to `requestedCores / processes`).
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict"
+ * import { Effect } from "effect"
+ * import { Application } from "effect-lrms"
+ *
+ * const app = Effect.runSync(Application.make({
+ *   arguments: ["./simulate"],
+ *   nodes: 2,
+ *   processesPerNode: 4,
+ *   coresPerProcess: 2,
+ *   launcher: "mpirun",
+ * }))
+ * deepStrictEqual(Application.shape(app), {
+ *   nodes: 2,
+ *   processes: 8,
+ *   processesPerNode: 4,
+ *   coresPerProcess: 2,
+ *   gpusPerProcess: 0,
+ *   exclusive: false,
+ *   launcher: "mpirun",
+ * })
+ * deepStrictEqual(app.requestedCores, 16)
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const shape = (app: Application): Shape => {
+  const inferred = inferShape(app)
+  // a decoded Application is consistent; one built without validation gets a lenient reading
+  const s: Shape = Either.isRight(inferred) ? inferred.right : {
+    nodes: app.nodes,
+    processes: app.processes ?? 1,
+    processesPerNode: app.processesPerNode,
+    coresPerProcess: app.coresPerProcess ?? 1,
+    gpusPerProcess: app.gpusPerProcess ?? 0,
+    exclusive: app.exclusive ?? false,
+    launcher: app.launcher,
+  }
+  return {
+    nodes: s.nodes,
+    processes: s.processes,
+    processesPerNode: s.processesPerNode,
+    coresPerProcess: s.coresPerProcess,
+    gpusPerProcess: s.gpusPerProcess,
+    exclusive: s.exclusive,
+    launcher: s.launcher,
+  }
+}

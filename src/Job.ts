@@ -46,6 +46,8 @@ export class Usage extends Schema.Class<Usage>("Usage")({
   maxUsedVirtualMemory: Schema.optional(Quantity.MemoryFromInput),
   /** Cores the job had. */
   cores: Schema.optional(Schema.Int),
+  /** GPUs the job was allocated (SLURM's `AllocTRES`, not what it asked for). */
+  gpus: Schema.optional(Schema.NonNegativeInt),
   /** Backend-specific figures, named with the backend's prefix (`shellcmd_minor_page_faults`). */
   extra: Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Finite) }),
 }) {}

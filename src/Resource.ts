@@ -28,6 +28,7 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { decodeOrFail } from "./internal/decode.ts"
+import * as Launch from "./internal/launcher.ts"
 import type { LrmsError } from "./LrmsError.ts"
 import * as Quantity from "./Quantity.ts"
 
@@ -144,6 +145,19 @@ export const ResourceConfig: Schema.Struct<{
   maxMemoryPerCore: typeof Quantity.MemoryFromInput
   maxWalltime: typeof Quantity.DurationFromInput
   enabled: Schema.optionalWith<typeof Schema.Boolean, { default: () => true }>
+  maxNodesPerJob: Schema.optional<Schema.filter<typeof Schema.Int>>
+  coresPerNode: Schema.optional<Schema.filter<typeof Schema.Int>>
+  gpusPerNode: Schema.optional<typeof Schema.NonNegativeInt>
+  launcher: Schema.optional<typeof Launch.LauncherSchema>
+  launcherCommands: Schema.optional<
+    Schema.Struct<{
+      srun: Schema.optional<typeof Launch.CommandLine>
+      mpirun: Schema.optional<typeof Launch.CommandLine>
+      mpiexec: Schema.optional<typeof Launch.CommandLine>
+    }>
+  >
+  preLaunch: Schema.optional<typeof Schema.String>
+  postLaunch: Schema.optional<typeof Schema.String>
 }> = Schema.Struct({
   name: ResourceName,
   architecture: Architectures,
@@ -152,6 +166,24 @@ export const ResourceConfig: Schema.Struct<{
   maxMemoryPerCore: Quantity.MemoryFromInput,
   maxWalltime: Quantity.DurationFromInput,
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** Most nodes one job may span (absent: not checked). */
+  maxNodesPerJob: Schema.optional(PositiveInt),
+  /** Cores of one node (absent: not checked). */
+  coresPerNode: Schema.optional(PositiveInt),
+  /** GPUs of one node; 0 refuses GPU jobs, absent leaves them to the scheduler. */
+  gpusPerNode: Schema.optional(Schema.NonNegativeInt),
+  /** The launcher of applications that name none (absent: `single`). */
+  launcher: Schema.optional(Launch.LauncherSchema),
+  /** Launcher command lines: path then options (`mpirun: "mpirun --oversubscribe"`). */
+  launcherCommands: Schema.optional(Schema.Struct({
+    srun: Schema.optional(Launch.CommandLine),
+    mpirun: Schema.optional(Launch.CommandLine),
+    mpiexec: Schema.optional(Launch.CommandLine),
+  })),
+  /** Shell text run once before each job's payload starts, on its first node. */
+  preLaunch: Schema.optional(Schema.String),
+  /** Shell text run once after each job's payload ends (`$lrms_rc`: its exit status). */
+  postLaunch: Schema.optional(Schema.String),
 })
 
 /**
@@ -185,6 +217,14 @@ export interface Resource {
   readonly maxWalltime: Duration.Duration
   /** Whether the resource takes new jobs. */
   readonly enabled: boolean
+  /** Most nodes one job may span, when known. */
+  readonly maxNodesPerJob?: number | undefined
+  /** Cores of one node, when known. */
+  readonly coresPerNode?: number | undefined
+  /** GPUs of one node, when known (0: none). */
+  readonly gpusPerNode?: number | undefined
+  /** The launcher of applications that name none (absent: `single`). */
+  readonly launcher?: Launch.Launcher | undefined
 }
 
 /**
@@ -203,7 +243,8 @@ export const decodeConfig = (
   >
 
 /**
- * Builds the static attributes from decoded configuration (fills `maxCoresPerJob`).
+ * Builds the static attributes from decoded configuration (fills `maxCoresPerJob`; the parallel
+ * limits and the default launcher are kept when given).
  *
  * @since 0.1.0
  * @category constructors
@@ -217,6 +258,10 @@ export const make = (type: string, config: typeof ResourceConfig.Type): Resource
   maxMemoryPerCore: config.maxMemoryPerCore,
   maxWalltime: config.maxWalltime,
   enabled: config.enabled,
+  ...(config.maxNodesPerJob !== undefined ? { maxNodesPerJob: config.maxNodesPerJob } : {}),
+  ...(config.coresPerNode !== undefined ? { coresPerNode: config.coresPerNode } : {}),
+  ...(config.gpusPerNode !== undefined ? { gpusPerNode: config.gpusPerNode } : {}),
+  ...(config.launcher !== undefined ? { launcher: config.launcher } : {}),
 })
 
 /**

@@ -542,3 +542,164 @@ Deno.test("property: Arbitrary.make(Application) values round-trip too", () => {
     { numRuns: 50 },
   )
 })
+
+// =============================================================================
+// parallel shape (issue 14)
+// =============================================================================
+
+Deno.test("shape: processes = nodes × processesPerNode, and the rest inferred", () => {
+  const app = make({ arguments: ["x"], nodes: 2, processesPerNode: 4, coresPerProcess: 2 })
+  deepStrictEqual(Application.shape(app), {
+    nodes: 2,
+    processes: 8,
+    processesPerNode: 4,
+    coresPerProcess: 2,
+    gpusPerProcess: 0,
+    exclusive: false,
+    launcher: undefined,
+  })
+  strictEqual(app.requestedCores, 16)
+  strictEqual(app.processes, 8, "the inferred count is stored")
+  const split = Application.shape(make({ arguments: ["x"], processes: 6, nodes: 3 }))
+  deepStrictEqual([split.nodes, split.processesPerNode], [3, 2])
+  const byNode = Application.shape(make({ arguments: ["x"], processes: 6, processesPerNode: 3 }))
+  deepStrictEqual([byNode.nodes, byNode.processes], [2, 6])
+  const nodesOnly = Application.shape(make({ arguments: ["x"], nodes: 3 }))
+  deepStrictEqual([nodesOnly.processes, nodesOnly.processesPerNode], [3, 1])
+  const free = Application.shape(make({ arguments: ["x"], processes: 5 }))
+  deepStrictEqual([free.nodes, free.processesPerNode, free.coresPerProcess], [
+    undefined,
+    undefined,
+    1,
+  ])
+})
+
+Deno.test("shape: requestedCores is the total, and gives cores per process", () => {
+  const gc3pie = make({ arguments: ["x"], requestedCores: 4 })
+  deepStrictEqual(
+    [Application.shape(gc3pie).processes, Application.shape(gc3pie).coresPerProcess],
+    [1, 4],
+  )
+  // a GC3Pie-style application keeps its old JSON form: no parallel field is stored
+  for (const k of ["nodes", "processes", "processesPerNode", "coresPerProcess", "launcher"]) {
+    ok(!(k in Schema.encodeSync(Application.Application)(gc3pie)), k)
+  }
+  const hybrid = make({ arguments: ["x"], requestedCores: 8, processes: 4 })
+  strictEqual(Application.shape(hybrid).coresPerProcess, 2)
+  const both = make({ arguments: ["x"], requestedCores: 6, processes: 3, coresPerProcess: 2 })
+  strictEqual(both.requestedCores, 6)
+})
+
+Deno.test("shape: processes 3 on nodes 2 fails at make, naming both fields", async () => {
+  const message = await invalid({ arguments: ["x"], processes: 3, nodes: 2 })
+  match(message, /^processes, nodes: /)
+  match(message, /3 processes do not split evenly over 2 nodes/)
+})
+
+Deno.test("shape: every impossible combination is refused, naming its fields", async () => {
+  const cases: ReadonlyArray<readonly [Application.ApplicationInput, RegExp]> = [
+    [{ arguments: ["x"], nodes: 3, processes: 4 }, /^processes, nodes: /],
+    [{ arguments: ["x"], nodes: 4, processes: 2 }, /^processes, nodes: 2 process\(es\) cannot/],
+    [{ arguments: ["x"], processes: 4, processesPerNode: 3 }, /^processes, processesPerNode: /],
+    [
+      { arguments: ["x"], nodes: 2, processesPerNode: 2, processes: 5 },
+      /^processes, nodes, processesPerNode: 5 processes requested, but 2 node\(s\) × 2/,
+    ],
+    [
+      { arguments: ["x"], requestedCores: 5, coresPerProcess: 2 },
+      /^requestedCores, processes, coresPerProcess: 5 cores requested/,
+    ],
+    [{ arguments: ["x"], requestedCores: 6, processes: 4 }, /^requestedCores, processes: /],
+    [{ arguments: ["x"], nodes: 0 }, /^nodes: expected a whole number above 0, got 0/],
+    [{ arguments: ["x"], processes: 1.5 }, /^processes: expected a whole number/],
+    [{ arguments: ["x"], coresPerProcess: -1 }, /^coresPerProcess: /],
+    [{ arguments: ["x"], gpusPerProcess: -1 }, /^gpusPerProcess: /],
+    [{ arguments: ["x"], gpusPerProcess: 0.5 }, /^gpusPerProcess: /],
+    [
+      { arguments: ["x"], launcher: "aprun" as Application.Launcher },
+      /^launcher: expected one of single, multiple, srun, mpirun, mpiexec/,
+    ],
+    [{ arguments: ["x"], exclusive: "yes" as unknown as boolean }, /^exclusive: /],
+    [
+      { arguments: ["x"], launcher: "multiple", nodes: 2, processes: 4 },
+      /^launcher, nodes: the multiple launcher starts every copy on the first node/,
+    ],
+  ]
+  for (const [input, expected] of cases) match(await invalid(input), expected)
+})
+
+Deno.test("shape: GPUs, exclusive and the launcher are kept", () => {
+  const app = make({
+    arguments: ["train"],
+    processes: 4,
+    gpusPerProcess: 1,
+    exclusive: true,
+    launcher: "srun",
+  })
+  const s = Application.shape(app)
+  deepStrictEqual([s.gpusPerProcess, s.exclusive, s.launcher], [1, true, "srun"])
+})
+
+Deno.test("shape: a decoded record must be consistent; the error names the fields", () => {
+  const encoded = Schema.encodeSync(Application.Application)(make({ arguments: ["x"] }))
+  const bad = Schema.decodeUnknownEither(Application.Application)({
+    ...encoded,
+    requestedCores: 3,
+    processes: 2,
+  })
+  ok(bad._tag === "Left")
+  match(String(bad.left), /requestedCores, processes: 3 cores do not split evenly/)
+  const old = Schema.decodeUnknownSync(Application.Application)(encoded)
+  strictEqual(Application.shape(old).processes, 1)
+})
+
+/** Sometimes a value, more often absent. */
+const maybe = <A>(arb: fc.Arbitrary<A>): fc.Arbitrary<A | undefined> =>
+  fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb })
+
+/** Loose shape inputs: any subset of the fields, small numbers, often inconsistent. */
+const shapeInput: fc.Arbitrary<Application.ApplicationInput> = fc.record({
+  nodes: maybe(fc.integer({ min: 1, max: 4 })),
+  processes: maybe(fc.integer({ min: 1, max: 16 })),
+  processesPerNode: maybe(fc.integer({ min: 1, max: 8 })),
+  coresPerProcess: maybe(fc.integer({ min: 1, max: 4 })),
+  requestedCores: maybe(fc.integer({ min: 1, max: 32 })),
+  gpusPerProcess: maybe(fc.integer({ min: 0, max: 2 })),
+  exclusive: maybe(fc.boolean()),
+  launcher: maybe(fc.constantFrom(...Application.launchers)),
+}).map((shape) => ({
+  arguments: ["x"],
+  ...Object.fromEntries(Object.entries(shape).filter(([, v]) => v !== undefined)),
+}))
+
+Deno.test("property: make infers a consistent shape, or refuses naming a field it was given", () => {
+  const encode = Schema.encodeSync(Application.Application)
+  const decode = Schema.decodeUnknownSync(Application.Application)
+  let made = 0
+  fc.assert(
+    fc.property(shapeInput, (input) => {
+      const exit = Effect.runSyncExit(Application.make(input))
+      if (Exit.isFailure(exit)) {
+        const e = Effect.runSync(Effect.flip(Application.make(input)))
+        const fields = e.description!.split(": ")[0]!.split(", ")
+        ok(fields.some((f) => f in input), `${e.description} names a given field`)
+        return
+      }
+      made++
+      const app = exit.value
+      const s = Application.shape(app)
+      strictEqual(app.requestedCores, s.processes * s.coresPerProcess)
+      if (s.nodes !== undefined && s.processesPerNode !== undefined) {
+        strictEqual(s.processes, s.nodes * s.processesPerNode)
+      }
+      for (const k of ["nodes", "processes", "processesPerNode", "coresPerProcess"] as const) {
+        if (input[k] !== undefined) strictEqual(s[k], input[k], k)
+      }
+      if (input.requestedCores !== undefined) strictEqual(app.requestedCores, input.requestedCores)
+      const back = decode(JSON.parse(JSON.stringify(encode(app))))
+      deepStrictEqual(Application.shape(back), s)
+    }),
+    { numRuns: 500 },
+  )
+  ok(made > 100, `${made} of 500 inputs were consistent`)
+})

@@ -5,6 +5,9 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict"
 import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as Shellcmd from "../backends/shellcmd/Shellcmd.ts"
+import { SlurmConfig } from "../backends/slurm/Slurm.ts"
 import * as Gc3pieConfig from "../src/Gc3pieConfig.ts"
 import { runFailure, runTest } from "./_effect.ts"
 
@@ -185,4 +188,61 @@ Deno.test("booleans are read as ConfigParser.getboolean reads them; `no` keeps h
     parse(minimal("transport = ssh\nfrontend = ws\nignore_ssh_host_keys = maybe\n")),
   )
   ok(maybe.message.includes(`got "maybe"`), maybe.message)
+})
+
+// =============================================================================
+// parallel keys (issue 14)
+// =============================================================================
+
+const decodeAs = <A, I>(schema: Schema.Schema<A, I>, config: unknown) =>
+  Schema.decodeUnknownSync(schema, { onExcessProperty: "error" })(config)
+
+Deno.test("parallel keys: node limits, launcher, launcher commands and hooks", async () => {
+  const file = await runTest(parse(minimal(
+    "max_nodes_per_job = 1\ncores_per_node = 4\ngpus_per_node = 0\nlauncher = MPIRUN\n" +
+      "mpirun = mpirun --oversubscribe --allow-run-as-root   # the tests run as root\n" +
+      "pre_launch = echo pre\n  echo 'second line'\npost_launch = echo \"post $lrms_rc\"\n",
+  )))
+  const r = file.resources[0]!
+  deepStrictEqual(
+    [r.config.maxNodesPerJob, r.config.coresPerNode, r.config.gpusPerNode, r.config.launcher],
+    [1, 4, 0, "mpirun"],
+  )
+  deepStrictEqual(r.config.launcherCommands, {
+    mpirun: "'mpirun' '--oversubscribe' '--allow-run-as-root'",
+  })
+  strictEqual(r.config.preLaunch, "echo pre\necho 'second line'")
+  strictEqual(r.config.postLaunch, 'echo "post $lrms_rc"')
+  deepStrictEqual(r.extra, {}, "none of them is left over")
+  // the backend's configuration takes them as they are
+  const decoded = decodeAs(Shellcmd.ShellcmdConfig, r.config)
+  strictEqual(decoded.launcher, "mpirun")
+  const slurm = (await runTest(parse(minimal(
+    "transport = local\nlauncher = srun\nsrun = /opt/slurm/bin/srun --mpi=pmix\n",
+    "slurm",
+  )))).resources[0]!
+  const slurmConfig = decodeAs(SlurmConfig, slurm.config)
+  deepStrictEqual(
+    [slurmConfig.launcher, slurmConfig.launcherCommands?.srun],
+    ["srun", "'/opt/slurm/bin/srun' '--mpi=pmix'"],
+  )
+})
+
+Deno.test("parallel keys: a bad value names the file, the section and the key", async () => {
+  for (
+    const [extra, key] of [
+      ["max_nodes_per_job = 0\n", "max_nodes_per_job: expected a whole number of at least 1"],
+      ["cores_per_node = many\n", "cores_per_node: expected a whole number"],
+      ["gpus_per_node = -1\n", "gpus_per_node: expected a whole number of at least 0"],
+      [
+        "launcher = aprun\n",
+        'launcher: expected single, multiple, srun, mpirun, mpiexec, got "aprun"',
+      ],
+      ["mpiexec = 'unterminated\n", "mpiexec: cannot read the command"],
+    ] as const
+  ) {
+    const err = await runFailure(parse(minimal(extra)))
+    strictEqual(err.reason, "ConfigurationError")
+    ok(err.message.includes(`test.conf: [resource/r] ${key}`), err.message)
+  }
 })

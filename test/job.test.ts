@@ -348,3 +348,80 @@ Deno.test("property: history only grows, and every transition is logged", () => 
     }),
   )
 })
+
+// =============================================================================
+// parallel jobs (issue 14)
+// =============================================================================
+
+/** A job record as the library wrote it before the parallel fields existed. */
+const beforeParallel = {
+  id: "job-1",
+  resourceName: "local",
+  backend: "slurm",
+  application: {
+    arguments: ["/bin/echo", "hello"],
+    inputs: [],
+    outputs: [{ remote: "out.txt", destination: "out.txt" }],
+    stdout: "out.txt",
+    join: false,
+    environment: {},
+    requestedCores: 4,
+    jobname: "lrms.generic.1a2b3c4d",
+    applicationName: "generic",
+  },
+  nativeId: "42",
+  state: "TERMINATED",
+  usage: { cores: 4, extra: {} },
+  timestamps: { NEW: "2026-01-02T03:04:05.678Z" },
+  history: [{ at: "2026-01-02T03:04:05.678Z", message: "Created" }],
+  backendData: {},
+}
+
+Deno.test("a job record without the parallel fields still decodes: one process, 4 cores", () => {
+  const job = decode(JSON.parse(JSON.stringify(beforeParallel)))
+  deepStrictEqual(Application.shape(job.application), {
+    nodes: undefined,
+    processes: 1,
+    processesPerNode: undefined,
+    coresPerProcess: 4,
+    gpusPerProcess: 0,
+    exclusive: false,
+    launcher: undefined,
+  })
+  strictEqual(job.usage?.gpus, undefined)
+  strictEqual(JSON.stringify(encode(job).application), JSON.stringify(beforeParallel.application))
+})
+
+Deno.test("the parallel fields and the GPUs allocated survive JSON", () => {
+  const parallel = Effect.runSync(Application.make({
+    arguments: ["./train"],
+    nodes: 2,
+    processesPerNode: 2,
+    coresPerProcess: 3,
+    gpusPerProcess: 1,
+    exclusive: true,
+    launcher: "mpirun",
+  }))
+  const job = Job.transition(
+    Job.make({ resourceName: "r", backend: "slurm", application: parallel, now: t0 }),
+    "TERMINATING",
+    { now: at(5), usage: new Job.Usage({ cores: 12, gpus: 4, extra: {} }) },
+  )
+  const back = throughJson(job)
+  ok(eq(back, job))
+  deepStrictEqual(Application.shape(back.application), Application.shape(parallel))
+  strictEqual(back.application.requestedCores, 12)
+  strictEqual(back.usage?.gpus, 4)
+  const encoded = encode(job)
+  deepStrictEqual(
+    [encoded.application.nodes, encoded.application.processes, encoded.application.launcher],
+    [2, 4, "mpirun"],
+  )
+  let refused = false
+  try {
+    decode({ ...JSON.parse(JSON.stringify(encoded)), usage: { gpus: -1, extra: {} } })
+  } catch {
+    refused = true
+  }
+  ok(refused, "a negative GPU count is refused")
+})

@@ -8,6 +8,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as Schema from "effect/Schema"
+import * as Application from "../src/Application.ts"
+import * as Lrms from "../src/Lrms.ts"
 import * as Quantity from "../src/Quantity.ts"
 import * as Resource from "../src/Resource.ts"
 import { runFailure } from "./_effect.ts"
@@ -152,4 +154,141 @@ Deno.test("ResourceStatus encodes memory as an exact string", () => {
   strictEqual(e.availableMemory, "6GiB")
   strictEqual(e.totalMemory, "8GiB")
   strictEqual(e.updatedAt, "1970-01-01T00:00:00.000Z")
+})
+
+// =============================================================================
+// parallel limits (issue 14)
+// =============================================================================
+
+const cluster = Resource.make(
+  "slurm",
+  Schema.decodeUnknownSync(Resource.ResourceConfig)({
+    ...config,
+    maxCores: 64,
+    maxCoresPerJob: 64,
+    maxNodesPerJob: 2,
+    coresPerNode: 8,
+    gpusPerNode: 2,
+    launcher: "srun",
+    launcherCommands: { mpirun: "/opt/ompi/bin/mpirun --oversubscribe" },
+    preLaunch: "module load openmpi",
+  }),
+)
+
+/** The description of checkApplication's failure for this shape, or "ok". */
+const check = (resource: Resource.Resource, input: Application.ApplicationInput) =>
+  Effect.runSync(
+    Lrms.checkApplication(resource, ["file"], Effect.runSync(Application.make(input))).pipe(
+      Effect.as("ok"),
+      Effect.catchAll((e) => {
+        strictEqual(e.reason, "SubmitRejected")
+        strictEqual(e.recoverable, false)
+        return Effect.succeed(e.description ?? "")
+      }),
+    ),
+  )
+
+Deno.test("make: the node limits and the default launcher are kept", () => {
+  deepStrictEqual(
+    [cluster.maxNodesPerJob, cluster.coresPerNode, cluster.gpusPerNode, cluster.launcher],
+    [2, 8, 2, "srun"],
+  )
+  const plain = Resource.make("slurm", Schema.decodeUnknownSync(Resource.ResourceConfig)(config))
+  ok(!("maxNodesPerJob" in plain) && !("launcher" in plain), "absent when not configured")
+})
+
+Deno.test("decodeConfig: bad parallel settings fail naming the field", async () => {
+  for (
+    const [bad, pattern] of [
+      [{ maxNodesPerJob: 0 }, /maxNodesPerJob/],
+      [{ coresPerNode: 1.5 }, /coresPerNode/],
+      [{ gpusPerNode: -1 }, /gpusPerNode/],
+      [{ launcher: "aprun" }, /launcher/],
+      [{ launcherCommands: { mpirun: "'unterminated" } }, /launcherCommands\.mpirun/],
+    ] as const
+  ) {
+    const e = await runFailure(Resource.decodeConfig({ ...config, ...bad }, "slurm"))
+    strictEqual(e.reason, "ConfigurationError")
+    match(e.description ?? "", pattern)
+  }
+})
+
+Deno.test("checkApplication: the shape against the node limits, naming the fields", () => {
+  strictEqual(
+    check(cluster, { arguments: ["x"], nodes: 2, processesPerNode: 4, coresPerProcess: 2 }),
+    "ok",
+  )
+  match(
+    check(cluster, { arguments: ["x"], nodes: 3 }),
+    /^nodes: 3 nodes requested, resource laptop allows at most 2 per job/,
+  )
+  match(
+    check(cluster, { arguments: ["x"], nodes: 2, processesPerNode: 4, coresPerProcess: 3 }),
+    /^processesPerNode, coresPerProcess: 4 process\(es\) × 3 core\(s\) on a node make 12 cores, resource laptop has 8 per node/,
+  )
+  match(
+    check(cluster, { arguments: ["x"], processes: 2, coresPerProcess: 9 }),
+    /^coresPerProcess: 9 core\(s\) for one process make 9 cores, resource laptop has 8 per node/,
+  )
+  match(
+    check(cluster, { arguments: ["x"], nodes: 1, processesPerNode: 3, gpusPerProcess: 1 }),
+    /^processesPerNode, gpusPerProcess: 3 process\(es\) × 1 GPU\(s\) on a node make 3 GPUs, resource laptop has 2 per node/,
+  )
+  strictEqual(check(cluster, { arguments: ["x"], processes: 8, gpusPerProcess: 2 }), "ok")
+  const noGpus = { ...cluster, gpusPerNode: 0 }
+  match(check(noGpus, { arguments: ["x"], gpusPerProcess: 1 }), /^gpusPerProcess: .* has no GPUs/)
+  // unknown limits are the scheduler's to check
+  const unknown = {
+    ...cluster,
+    maxNodesPerJob: undefined,
+    coresPerNode: undefined,
+    gpusPerNode: undefined,
+  }
+  strictEqual(
+    check(unknown, { arguments: ["x"], nodes: 2, processesPerNode: 8, gpusPerProcess: 4 }),
+    "ok",
+  )
+  // a node's cores first; the total is still checked against maxCoresPerJob
+  match(
+    check(cluster, { arguments: ["x"], nodes: 2, processesPerNode: 8, coresPerProcess: 8 }),
+    /^processesPerNode, coresPerProcess/,
+  )
+  match(
+    check({ ...unknown, maxCoresPerJob: 4 }, { arguments: ["x"], processes: 8 }),
+    /^requestedCores: 8 cores/,
+  )
+})
+
+Deno.test("checkApplication: a default launcher of multiple cannot spread over nodes", () => {
+  const multiple = { ...cluster, launcher: "multiple" as const }
+  match(
+    check(multiple, { arguments: ["x"], nodes: 2 }),
+    /^launcher: resource laptop's default launcher, multiple, starts every copy on the first node/,
+  )
+  strictEqual(check(multiple, { arguments: ["x"], nodes: 2, launcher: "mpirun" }), "ok")
+  strictEqual(check(multiple, { arguments: ["x"], processes: 4 }), "ok")
+})
+
+Deno.test("checkApplication: srun only on SLURM, whoever asks for it", () => {
+  strictEqual(check(cluster, { arguments: ["x"], processes: 2 }), "ok")
+  const sge = { ...cluster, type: "sge", launcher: undefined }
+  match(
+    check(sge, { arguments: ["x"], launcher: "srun" }),
+    /^launcher: srun starts processes only inside a SLURM allocation, and resource laptop is sge \(use mpirun\)/,
+  )
+  match(
+    check({ ...cluster, type: "shellcmd" }, { arguments: ["x"] }),
+    /^launcher: srun .* is shellcmd \(use multiple\)/,
+  )
+})
+
+Deno.test("checkApplication: one node only, said plainly, when maxNodesPerJob is 1", () => {
+  match(
+    check({ ...cluster, type: "shellcmd", maxNodesPerJob: 1 }, { arguments: ["x"], nodes: 2 }),
+    /^nodes: 2 nodes requested, resource laptop \(shellcmd\) runs each job on its one host/,
+  )
+  match(
+    check({ ...cluster, maxNodesPerJob: 1 }, { arguments: ["x"], nodes: 2 }),
+    /runs each job on one node/,
+  )
 })

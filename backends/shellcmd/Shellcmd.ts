@@ -12,6 +12,11 @@
  * recoverable `MaximumCapacityReached`. Walltime is enforced when the job is polled. Cancelling
  * signals the whole process tree with TERM, then KILL after `cancelGrace` (2 s by default).
  *
+ * A parallel job runs on this host only (the resource's `maxNodesPerJob` is 1: more nodes are
+ * refused with `SubmitRejected`), through the `single`, `multiple` or `mpirun`/`mpiexec` launcher
+ * (`srun` is refused: there is no SLURM allocation), and reserves `processes × coresPerProcess`
+ * cores.
+ *
  * `layer` requires the platform's `FileSystem` (for the local side of transfers) besides its
  * `Transport`; `layerLocal` provides Node's platform (which runs under Deno) and `LocalTransport`.
  *
@@ -79,7 +84,7 @@ import * as Processes from "./Processes.ts"
 import * as Wrapper from "./Wrapper.ts"
 import { cancelJob, free } from "./internal/cancel.ts"
 import * as Discover from "./internal/discover.ts"
-import { BACKEND, type Env } from "./internal/env.ts"
+import { BACKEND, type Env, lrmsError } from "./internal/env.ts"
 import { updateJobState } from "./internal/poll.ts"
 import { reconcile } from "./internal/reconcile.ts"
 import { status } from "./internal/status.ts"
@@ -147,6 +152,23 @@ export type ShellcmdConfig = typeof ShellcmdConfig.Type
 // Implementation
 // =============================================================================
 
+/** Refuses the parallel settings a single host cannot honour: several nodes, `srun`. */
+const localOnly = (config: ShellcmdConfig): Effect.Effect<void, LrmsError> =>
+  config.maxNodesPerJob !== undefined && config.maxNodesPerJob > 1
+    ? Effect.fail(lrmsError(
+      "ConfigurationError",
+      "config",
+      `maxNodesPerJob: ${config.maxNodesPerJob} given, but shellcmd runs each job on one host`,
+    ))
+    : config.launcher === "srun"
+    ? Effect.fail(lrmsError(
+      "ConfigurationError",
+      "config",
+      "launcher: srun needs a SLURM allocation; shellcmd runs plain processes (use multiple " +
+        "or mpirun)",
+    ))
+    : Effect.void
+
 /**
  * Builds a shellcmd `Lrms` over the `Transport` in context, using the `FileSystem` in context
  * for the local side of transfers.
@@ -170,9 +192,11 @@ export const make = (
     const config = yield* decodeOrFail(ShellcmdConfig, BACKEND, "config", "ConfigurationError")(
       input,
     )
+    yield* localOnly(config)
     const transport = yield* Transport
     const fileSystem = yield* FileSystem.FileSystem
-    const configured = Resource.make(BACKEND, config)
+    // one host: a job never spans nodes
+    const configured = { ...Resource.make(BACKEND, config), maxNodesPerJob: 1 }
     const limits = yield* Ref.make(Discover.configuredLimits(configured))
     /** One `ps` for every pid polled within 5 ms. */
     const processInfo = yield* Batcher.make<number, Processes.ProcessRow | undefined, LrmsError>({

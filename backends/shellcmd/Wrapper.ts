@@ -13,7 +13,8 @@
  * @since 0.1.0
  * @module
  */
-import type { Application } from "../../src/Application.ts"
+import * as Application from "../../src/Application.ts"
+import * as Launch from "../../src/internal/launcher.ts"
 import * as Payload from "../../src/internal/payload.ts"
 import { quote } from "../../src/Shell.ts"
 import { FORMAT } from "./GnuTime.ts"
@@ -65,11 +66,30 @@ export interface WrapperSpec {
   /** The job's directory on the host. */
   readonly jobDir: string
   /** The application to run. */
-  readonly app: Application
+  readonly app: Application.Application
   /** GNU time's absolute path, or `undefined` to time the job in the wrapper. */
   readonly timeCmd: string | undefined
   /** The bookkeeping file the wrapper creates when the job ends. */
   readonly doneMarker: string
+  /** The resource's launch settings: default launcher, launcher commands, hooks. */
+  readonly launch?: Launch.LaunchSettings | undefined
+}
+
+/** The subshell that runs the payload through its launcher, under GNU time when there is one. */
+const payloadLine = (spec: WrapperSpec, priv: string): string => {
+  const { app } = spec
+  const shape = Application.shape(app)
+  // `--` ends GNU time's options, so a command starting with "-" is still the command
+  const timed = spec.timeCmd === undefined
+    ? ""
+    : `${quote(spec.timeCmd)} -o ${quote(`${priv}/${Files.usage}`)} -f ${quote(FORMAT)} -- `
+  if (Launch.isPlain(shape, spec.launch)) {
+    const command = `${timed}${Payload.argv(app)} ${Payload.redirections(app)}`
+    return `(${[...Launch.exports(app, shape, spec.launch), `exec ${command}`].join("; ")})`
+  }
+  return spec.timeCmd === undefined
+    ? Launch.subshell(app, shape, spec.launch)
+    : `(exec ${timed}/bin/sh -c ${quote(Launch.body(app, shape, spec.launch))})`
 }
 
 /**
@@ -81,21 +101,12 @@ export interface WrapperSpec {
 export const render = (spec: WrapperSpec): string => {
   const { app } = spec
   const priv = `${spec.jobDir}/${PRIVATE_DIR}`
-  const redirections = Payload.redirections(app)
   const mkdirs = Payload.outputDirs(app)
-  const env = Payload.exports(app)
-  const argv = Payload.argv(app)
-  // `--` ends GNU time's options, so a command starting with "-" is still the command
-  const command = spec.timeCmd !== undefined
-    ? `${quote(spec.timeCmd)} -o ${quote(`${priv}/${Files.usage}`)} -f ${
-      quote(FORMAT)
-    } -- ${argv} ${redirections}`
-    : `${argv} ${redirections}`
-  // The job runs in a subshell that execs it: its environment cannot change what the wrapper
-  // itself does (LRMS_PRIV, lrms_rc, PATH, ...), and arguments[0] is always a program, never a
-  // shell builtin (`exit`, `cd`, `trap` ...) acting on the wrapper. It costs no extra process:
-  // the shell forks for a program anyway.
-  const run = `(${[...env, `exec ${command}`].join("; ")})`
+  // The job runs in a subshell: its environment cannot change what the wrapper itself does
+  // (LRMS_PRIV, lrms_rc, PATH, ...). A plain launch execs the payload, so arguments[0] is always
+  // a program, never a shell builtin (`exit`, `cd`, `trap` ...) acting on the wrapper, at no
+  // extra process; any other launch is a shell text GNU time runs through `/bin/sh -c`.
+  const run = payloadLine(spec, priv)
   return [
     "#!/bin/sh",
     "# effect-lrms shellcmd wrapper: generated, do not edit",

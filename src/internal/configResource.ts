@@ -1,7 +1,7 @@
 /**
  * Decoding the sections of `gc3pie.conf` into typed specs, with GC3Pie's rules: an
  * `[auth/NAME]` section into an `AuthSpec`, a `[resource/NAME]` section (legacy names, limits,
- * transport, scripts, command overrides, scheduler keys) into a `ResourceSpec`.
+ * parallel keys, transport, scripts, command overrides, scheduler keys) into a `ResourceSpec`.
  *
  * @internal
  * @module
@@ -12,6 +12,7 @@ import type { AuthSpec, FileReader, ResourceSpec, TransportSpec } from "../Gc3pi
 import type { LrmsError } from "../LrmsError.ts"
 import * as Quantity from "../Quantity.ts"
 import * as Shell from "../Shell.ts"
+import * as Launch from "./launcher.ts"
 import { configError, parseArchitectures, parseBoolean } from "./configIni.ts"
 
 const commandKeys: Readonly<Record<string, ReadonlyArray<string>>> = {
@@ -54,6 +55,15 @@ const commonKeys = new Set([
   "account",
   "large_file_threshold",
   "large_file_chunk_size",
+  "max_nodes_per_job",
+  "cores_per_node",
+  "gpus_per_node",
+  "launcher",
+  "srun",
+  "mpirun",
+  "mpiexec",
+  "pre_launch",
+  "post_launch",
 ])
 
 /** Where reading scripts looks (`dir`) and how (`files`). */
@@ -182,6 +192,69 @@ const limitsOf = (r: Reader) =>
     const walltime = Quantity.parseDuration(maxWalltime)
     if (Either.isLeft(walltime)) return yield* r.bad("max_walltime", walltime.left)
     return { architecture, maxCores, maxCoresPerJob, maxMemoryPerCore, maxWalltime }
+  })
+
+/** A whole number the key may hold (`undefined` when absent). */
+const optionalInt = (r: Reader, key: string, min: number) =>
+  Effect.gen(function* () {
+    const text = r.values.get(key)?.trim()
+    if (text === undefined || text === "") return undefined
+    if (!/^\d{1,9}$/.test(text) || Number(text) < min) {
+      return yield* r.bad(
+        key,
+        `expected a whole number of at least ${min}, got ${JSON.stringify(text)}`,
+      )
+    }
+    return Number(text)
+  })
+
+/**
+ * The parallel keys: node limits, the default `launcher`, launcher command lines (`srun`,
+ * `mpirun`, `mpiexec`: path then options, by shell rules) and the `pre_launch`/`post_launch`
+ * hooks (shell text).
+ */
+const parallelOf = (r: Reader) =>
+  Effect.gen(function* () {
+    const config: Record<string, unknown> = {}
+    const ints = [
+      ["max_nodes_per_job", "maxNodesPerJob", 1],
+      ["cores_per_node", "coresPerNode", 1],
+      [
+        "gpus_per_node",
+        "gpusPerNode",
+        0,
+      ],
+    ] as const
+    for (const [key, field, min] of ints) {
+      const n = yield* optionalInt(r, key, min)
+      if (n !== undefined) config[field] = n
+    }
+    const launcher = r.values.get("launcher")?.trim().toLowerCase()
+    if (launcher !== undefined && launcher !== "") {
+      if (!(Launch.launchers as ReadonlyArray<string>).includes(launcher)) {
+        return yield* r.bad(
+          "launcher",
+          `expected ${Launch.launchers.join(", ")}, got ${JSON.stringify(launcher)}`,
+        )
+      }
+      config.launcher = launcher
+    }
+    const commands: Record<string, string> = {}
+    for (const name of Launch.launcherCommandNames) {
+      const line = r.values.get(name)
+      if (line === undefined) continue
+      const words = Shell.split(line)
+      if (words === undefined || words.length === 0) {
+        return yield* r.bad(name, `cannot read the command ${JSON.stringify(line)}`)
+      }
+      commands[name] = Shell.command(words)
+    }
+    if (Object.keys(commands).length > 0) config.launcherCommands = commands
+    for (const [key, field] of [["pre_launch", "preLaunch"], ["post_launch", "postLaunch"]]) {
+      const text = r.values.get(key!)
+      if (text !== undefined && text.trim() !== "") config[field!] = text
+    }
+    return config
   })
 
 /** How the resource is reached (`transport`, `frontend`, the SSH keys of it and its auth). */
@@ -339,7 +412,7 @@ export const resourceSpec = (
       epilogue: yield* scriptOf(r, file, "epilogue", options),
     }
     const commands = yield* commandsOf(r, backend)
-    const config: Record<string, unknown> = { name, ...limits }
+    const config: Record<string, unknown> = { name, ...limits, ...(yield* parallelOf(r)) }
     const set = (key: string, to: string) => {
       const value = v.get(key)
       if (value !== undefined && value.trim() !== "") config[to] = value.trim()

@@ -9,6 +9,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Application from "../Application.ts"
+import * as Launch from "./launcher.ts"
 import type * as Job from "../Job.ts"
 import { LrmsError } from "../LrmsError.ts"
 import * as Quantity from "../Quantity.ts"
@@ -24,8 +25,64 @@ export const fail = (
 ): Effect.Effect<never, LrmsError> =>
   Effect.fail(new LrmsError({ reason, backend, operation, description }))
 
+/** Where a job's processes meet a node: per node when the nodes are fixed, else per process. */
+const perNode = (shape: Application.Shape) =>
+  shape.processesPerNode !== undefined
+    ? {
+      fields: "processesPerNode, coresPerProcess",
+      what: `${shape.processesPerNode} process(es) × ${shape.coresPerProcess} core(s) on a node`,
+      gpuFields: "processesPerNode, gpusPerProcess",
+      gpuWhat: `${shape.processesPerNode} process(es) × ${shape.gpusPerProcess} GPU(s) on a node`,
+      count: shape.processesPerNode,
+    }
+    : {
+      fields: "coresPerProcess",
+      what: `${shape.coresPerProcess} core(s) for one process`,
+      gpuFields: "gpusPerProcess",
+      gpuWhat: `${shape.gpusPerProcess} GPU(s) for one process`,
+      count: 1,
+    }
+
+/** The first node limit of the resource the shape exceeds, described, if any. */
+const shapeProblem = (resource: Resource, shape: Application.Shape): string | undefined => {
+  const { maxNodesPerJob, coresPerNode, gpusPerNode, name } = resource
+  if (shape.nodes !== undefined && maxNodesPerJob !== undefined && shape.nodes > maxNodesPerJob) {
+    return `nodes: ${shape.nodes} nodes requested, resource ${name} ` +
+      (maxNodesPerJob > 1
+        ? `allows at most ${maxNodesPerJob} per job`
+        : resource.type === "shellcmd"
+        ? "(shellcmd) runs each job on its one host, as plain processes"
+        : "runs each job on one node")
+  }
+  const node = perNode(shape)
+  const cores = node.count * shape.coresPerProcess
+  if (coresPerNode !== undefined && cores > coresPerNode) {
+    return `${node.fields}: ${node.what} make ${cores} cores, resource ${name} has ` +
+      `${coresPerNode} per node`
+  }
+  const gpus = node.count * shape.gpusPerProcess
+  if (gpusPerNode !== undefined && gpus > gpusPerNode) {
+    return gpusPerNode === 0
+      ? `gpusPerProcess: ${shape.gpusPerProcess} GPU(s) per process requested, resource ${name} ` +
+        `has no GPUs`
+      : `${node.gpuFields}: ${node.gpuWhat} make ${gpus} GPUs, resource ${name} has ` +
+        `${gpusPerNode} per node`
+  }
+  if (Launch.resolve(shape, resource) === "srun" && resource.type !== "slurm") {
+    return `launcher: srun starts processes only inside a SLURM allocation, and resource ` +
+      `${name} is ${resource.type} (use ${resource.type === "shellcmd" ? "multiple" : "mpirun"})`
+  }
+  if (Launch.resolve(shape, resource) === "multiple" && (shape.nodes ?? 1) > 1) {
+    return `launcher: resource ${name}'s default launcher, multiple, starts every copy on the ` +
+      `first node; ${shape.nodes} nodes need srun or mpirun (set launcher)`
+  }
+  return undefined
+}
+
 /** The first limit of the resource the application exceeds, described, if any. */
 const limitProblem = (resource: Resource, app: Application.Application): string | undefined => {
+  const shape = shapeProblem(resource, Application.shape(app))
+  if (shape !== undefined) return shape
   if (app.requestedCores > resource.maxCoresPerJob) {
     return `requestedCores: ${app.requestedCores} cores requested, resource ${resource.name} ` +
       `allows at most ${resource.maxCoresPerJob} per job`

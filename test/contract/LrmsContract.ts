@@ -156,6 +156,36 @@ export const suite = (name: string, options: ContractOptions): void => {
         yield* Lrms.free(done)
       }))))
 
+  test("a 2-process job under the multiple launcher runs 2 copies; the first failure is its exit code", () =>
+    runTest(withLrms(2, (dir) =>
+      Effect.gen(function* () {
+        const weird = "it's $HOME\n`date` *"
+        const a = yield* app({
+          arguments: [
+            "sh",
+            "-c",
+            'printf "%s|%s|%s|%s\\n" "$LRMS_RANK" "$LRMS_SIZE" "$OMP_NUM_THREADS" "$1"; ' +
+            '[ "$LRMS_RANK" = 0 ] || exit 3',
+            "sh",
+            weird,
+          ],
+          processes: 2,
+          launcher: "multiple",
+          stdout: "out.txt",
+        })
+        strictEqual(a.requestedCores, 2)
+        const done = yield* wait(yield* Lrms.submitJob(a))
+        strictEqual(done.termination?.exitCode, 3, "copy 1's exit status")
+        const out = `${dir}/out`
+        yield* Effect.sync(() => Deno.mkdirSync(out))
+        yield* Lrms.getResults(done, out)
+        const text = yield* read(`${out}/out.txt`)
+        // each copy prints its record (the argument spans two lines): sort whole records
+        const records = text.split(/\n(?=\d\|)/).map((r) => r.replace(/\n$/, "")).sort()
+        deepStrictEqual(records, [`0|2|1|${weird}`, `1|2|1|${weird}`])
+        yield* Lrms.free(done)
+      }))))
+
   test("getResults copies directories, never alters a local file without overwrite", () =>
     runTest(withLrms(2, (dir) =>
       Effect.gen(function* () {

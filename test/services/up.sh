@@ -6,6 +6,10 @@
 set -uo pipefail
 cd "$(dirname "$0")" || exit 1
 rc=0
+# MPI for the parallel-job tests (issue 14): Debian's OpenMPI, on the one host every scheduler
+# here runs its jobs on (installed only when missing)
+(SCRIPT_NAME=openmpi && . ./lib.sh && ensure_pkgs openmpi-bin libopenmpi-dev) ||
+  { echo "[services] OpenMPI could not be installed" >&2; rc=1; }
 ups=(./sshd-up.sh)
 for up in ./*-up.sh; do [ "$up" = ./sshd-up.sh ] || ups+=("$up"); done
 for up in "${ups[@]}"; do

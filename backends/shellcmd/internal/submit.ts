@@ -106,6 +106,7 @@ const stage = (
         app,
         timeCmd: info.timeCmd,
         doneMarker: `${store.dir}/${Bookkeeping.doneName(tag)}`,
+        launch: env.config,
       }),
     )
     // last: the launch token, which the wrapper must claim to run the job
