@@ -16,8 +16,6 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
-import type * as MetricState from "effect/MetricState"
 import * as LocalTransport from "../backends/local/LocalTransport.ts"
 import * as Slurm from "../backends/slurm/Slurm.ts"
 import * as SlurmParse from "../backends/slurm/SlurmParse.ts"
@@ -26,6 +24,7 @@ import * as Auth from "../src/Auth.ts"
 import type * as Job from "../src/Job.ts"
 import * as Lrms from "../src/Lrms.ts"
 import { quote } from "../src/Shell.ts"
+import { commandCounts as slurmCounts, since as sinceThen } from "./_counts.ts"
 
 const submitN = Number(Deno.args[0] ?? 200)
 const trackM = Number(Deno.args[1] ?? 500)
@@ -45,28 +44,10 @@ const cancelAll = () => {
   sh(`scancel --name=${NAME} 2>/dev/null; scancel --jobname=lrms.bench 2>/dev/null; true`)
 }
 
-/** The scheduler commands the library ran so far, by name, from its `lrms.commands` metric. */
-const commandCounts = Effect.map(Metric.snapshot, (pairs) => {
-  const counts = new Map<string, number>()
-  for (const p of pairs) {
-    if (p.metricKey.name !== "lrms.commands") continue
-    const tag = (key: string) => p.metricKey.tags.find((t) => t.key === key)?.value
-    if (tag("backend") !== "slurm") continue
-    counts.set(
-      tag("command") ?? "?",
-      (p.metricState as MetricState.MetricState.Counter<number>).count,
-    )
-  }
-  return counts
-})
-
-/** The commands run since `before`, as "N name" words. */
+const commandCounts = slurmCounts("slurm")
+/** The commands run since `before`, as [name, count] pairs. */
 const since = (before: ReadonlyMap<string, number>) =>
-  Effect.map(
-    commandCounts,
-    (now) =>
-      [...now].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([, n]) => n > 0),
-  )
+  Effect.map(sinceThen("slurm", before), (d) => [...d])
 
 const dir = Deno.makeTempDirSync({ prefix: "lrms-bench-slurm-" })
 const layerWith = (extraDirectives: ReadonlyArray<string>) =>

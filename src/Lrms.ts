@@ -50,6 +50,7 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import * as Application from "./Application.ts"
 import { type Auth, authenticated } from "./Auth.ts"
 import * as Job from "./Job.ts"
@@ -93,6 +94,14 @@ export interface LrmsShape {
     app: Application.Application,
     options?: SubmitOptions,
   ) => Effect.Effect<Job.Job, LrmsError, Auth>
+  /**
+   * Submits many applications as one batch: every submission starts in the same moment, so a
+   * batch scheduler packs those of one shape into job arrays. Each application gets its own job
+   * or its own error, in order; one refusal does not stop the others.
+   */
+  readonly submitJobs: (
+    apps: ReadonlyArray<Application.Application>,
+  ) => Effect.Effect<ReadonlyArray<Either.Either<Job.Job, LrmsError>>, never, Auth>
   /**
    * Attaches a job whose submission ended with `SubmitOutcomeUnknown`: asks the resource for the
    * submission's tag and returns the job (`SUBMITTED` or later) when it is there. Fails with
@@ -233,25 +242,35 @@ export const make = (impl: Implementation): LrmsShape => {
   /** The checks every operation on an existing job starts with. */
   const submitted = (job: Job.Job, operation: string) =>
     Effect.all([own(job, operation), notNew(job, operation)])
+  const submitJob: LrmsShape["submitJob"] = (app, options) =>
+    (impl.prepare ?? Effect.void).pipe(
+      Effect.zipRight(validId(options?.id)),
+      Effect.zipRight(Effect.suspend(() => checkApplication(impl.resource, impl.protocols, app))),
+      Effect.zipRight(impl.submitJob(app, options)),
+      guard("submitJob"),
+      Effect.tapBoth({
+        onFailure: (e) => Metrics.countSubmission(backend, e),
+        onSuccess: (job) =>
+          Effect.zipRight(
+            Metrics.countSubmission(backend, undefined, job),
+            after(undefined)(job),
+          ),
+      }),
+      traced("submitJob"),
+    )
   return {
     resource: impl.resource,
     protocols: impl.protocols,
     validateData: TransferUrl.validate(impl.protocols),
-    submitJob: (app, options) =>
-      (impl.prepare ?? Effect.void).pipe(
-        Effect.zipRight(validId(options?.id)),
-        Effect.zipRight(Effect.suspend(() => checkApplication(impl.resource, impl.protocols, app))),
-        Effect.zipRight(impl.submitJob(app, options)),
-        guard("submitJob"),
-        Effect.tapBoth({
-          onFailure: (e) => Metrics.countSubmission(backend, e),
-          onSuccess: (job) =>
-            Effect.zipRight(
-              Metrics.countSubmission(backend, undefined, job),
-              after(undefined)(job),
-            ),
-        }),
-        traced("submitJob"),
+    submitJob,
+    submitJobs: (apps) =>
+      Effect.annotateCurrentSpan("lrms.batch.size", apps.length).pipe(
+        Effect.zipRight(
+          Effect.forEach(apps, (app) => Effect.either(submitJob(app)), {
+            concurrency: "unbounded",
+          }),
+        ),
+        traced("submitJobs"),
       ),
     updateJobState: (job) =>
       submitted(job, "updateJobState").pipe(
@@ -349,6 +368,18 @@ export const submitJob = (
   app: Application.Application,
 ): Effect.Effect<Job.Job, LrmsError, Lrms | Auth> =>
   Effect.flatMap(Lrms, (lrms) => lrms.submitJob(app))
+
+/**
+ * Submits many applications to the `Lrms` in context as one batch (see
+ * {@linkcode LrmsShape.submitJobs}): each gets its own job or its own error, in order.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const submitJobs = (
+  apps: ReadonlyArray<Application.Application>,
+): Effect.Effect<ReadonlyArray<Either.Either<Job.Job, LrmsError>>, never, Lrms | Auth> =>
+  Effect.flatMap(Lrms, (lrms) => lrms.submitJobs(apps))
 
 /**
  * Submits an application to the `Lrms` in context, with options (the job's id chosen by the

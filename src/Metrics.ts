@@ -116,6 +116,19 @@ export const countCommand = (
   return self.pipe(Metric.trackDuration(duration), Effect.ensuring(Metric.increment(count)))
 }
 
+/**
+ * Counts `n` more commands of a backend in {@linkcode commands} without timing them: the other
+ * commands of one call that ran several (one shell that ran 300 `sbatch`).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const countMore = (backend: string, command: string, n: number): Effect.Effect<void> =>
+  n <= 0 ? Effect.void : Metric.incrementBy(
+    Metric.tagged(Metric.tagged(commands, "backend", backend), "command", command),
+    n,
+  )
+
 /** The ids of the jobs {@linkcode jobsTracked} counts: submitted here, not yet seen to end. */
 const tracked = new Set<string>()
 

@@ -55,7 +55,7 @@ export type RunState = typeof RunState.Type
 const successors: { readonly [S in RunState]: ReadonlyArray<RunState> } = {
   NEW: ["SUBMITTED"],
   SUBMITTED: ["RUNNING", "STOPPED", "TERMINATING", "TERMINATED", "UNKNOWN"],
-  RUNNING: ["STOPPED", "TERMINATING", "TERMINATED", "UNKNOWN"],
+  RUNNING: ["SUBMITTED", "STOPPED", "TERMINATING", "TERMINATED", "UNKNOWN"],
   STOPPED: ["SUBMITTED", "RUNNING", "TERMINATING", "TERMINATED", "UNKNOWN"],
   TERMINATING: ["TERMINATED", "UNKNOWN"],
   TERMINATED: [],
@@ -64,7 +64,8 @@ const successors: { readonly [S in RunState]: ReadonlyArray<RunState> } = {
 
 /**
  * Tells whether a job may move from one state to another (staying in a state is always allowed).
- * `SUBMITTED → TERMINATING` is allowed because a short job may end between two polls.
+ * `SUBMITTED → TERMINATING` is allowed because a short job may end between two polls, and
+ * `RUNNING → SUBMITTED` because a scheduler may requeue a job (preemption, node failure).
  *
  * @since 0.1.0
  * @category predicates

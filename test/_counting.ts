@@ -15,7 +15,9 @@ export const counting = (
       ...t,
       exec: (argv, options) =>
         Effect.suspend(() => {
-          const name = argv[0] === "/bin/sh" && argv[1] === "-s" ? "submit-script" : argv[0]!
+          const shell = argv[0] === "/bin/sh" && argv[1] === "-s"
+          const markers = shell && String(options?.stdin ?? "").includes("lrms_markers")
+          const name = markers ? "markers" : shell ? "submit-script" : argv[0]!
           counts.set(name, (counts.get(name) ?? 0) + 1)
           return t.exec(argv, options)
         }),

@@ -17,6 +17,8 @@ const base = (spooldir: string, maxCores: number) => ({
   maxWalltime: "1 day",
   accountingDelay: "20 seconds",
   spooldir,
+  // the scripted schedulers have no job arrays: every job is submitted alone
+  arrays: false,
 })
 
 /** A PBS resource whose commands are the scripted Torque of test/fake/pbs. */

@@ -9,6 +9,9 @@ import { ok, strictEqual } from "node:assert/strict"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import type * as MetricState from "effect/MetricState"
+import * as Sink from "effect/Sink"
 import * as Auth from "../src/Auth.ts"
 import type * as Job from "../src/Job.ts"
 import * as Lrms from "../src/Lrms.ts"
@@ -47,8 +50,8 @@ export interface RealBatchOptions {
 
 const basename = (word: string) => word.split("/").at(-1)!
 
-/** Registers the checks for one backend. */
-export const checks = (o: RealBatchOptions): void => {
+/** The test registrar of one backend: its tests run on its layer, with transport calls counted. */
+const tester = (o: RealBatchOptions) => {
   const counts = new Map<string, number>()
   const counted = (
     inner: Layer.Layer<Transport, LrmsError, Platform>,
@@ -79,9 +82,15 @@ export const checks = (o: RealBatchOptions): void => {
         })),
     })
   const wait = (job: Parameters<typeof waitFor>[0]) => waitFor(job, o.timeout ?? "180 seconds")
+  return { counts, test, wait }
+}
 
+/** Registers the checks for one backend (the array checks among them). */
+export const checks = (o: RealBatchOptions): void => {
+  const { counts, test, wait } = tester(o)
+  arrayChecks(o)
   test(
-    "a 3 s job that exits 3: exit code 3, at least 2 s long, usage as the scheduler says",
+    "a 3 s job that exits 3: exit code 3, at least 2 s long, usage agreeing with the scheduler",
     Effect.gen(function* () {
       const job = yield* Lrms.submitJob(yield* app({ arguments: ["sh", "-c", "sleep 3; exit 3"] }))
       const done = yield* wait(job)
@@ -90,13 +99,20 @@ export const checks = (o: RealBatchOptions): void => {
       const seconds = Duration.toSeconds(done.usage?.duration ?? Duration.zero)
       ok(seconds >= 2, `duration ${seconds} s`)
       if (o.usageOf !== undefined) {
-        const native = yield* Effect.promise(() => o.usageOf!(done.nativeId!))
-        strictEqual(seconds, native.walltime, "walltime as the scheduler reports it")
-        strictEqual(
-          Duration.toSeconds(done.usage?.cpuTime ?? Duration.zero),
-          native.cpu,
-          "CPU time as the scheduler reports it",
+        // the job's end comes from its exit record, which the job script writes before the
+        // scheduler has closed its own record: wait for that record, then compare (the exit
+        // record counts whole seconds from inside the job, the scheduler from outside it)
+        let native = yield* Effect.promise(() => o.usageOf!(done.nativeId!))
+        for (let i = 0; i < 60 && native.walltime === 0; i++) {
+          yield* Effect.sleep("500 millis")
+          native = yield* Effect.promise(() => o.usageOf!(done.nativeId!))
+        }
+        ok(
+          Math.abs(seconds - native.walltime) <= 1,
+          `walltime ${seconds} s vs ${native.walltime} s`,
         )
+        const cpu = Duration.toSeconds(done.usage?.cpuTime ?? Duration.zero)
+        ok(Math.abs(cpu - native.cpu) <= 1, `CPU time ${cpu} s vs ${native.cpu} s`)
       }
       yield* Lrms.free(done)
     }),
@@ -199,3 +215,80 @@ export const checks = (o: RealBatchOptions): void => {
     }),
   )
 }
+
+/**
+ * Registers the job-array checks for one backend (its dialect has arrays): jobs of one shape
+ * submitted at once are one array, and each element is its own job to the end.
+ */
+export const arrayChecks = (o: RealBatchOptions): void => {
+  const { test, wait } = tester(o)
+  test(
+    "12 jobs of one shape submitted at once: one array, each element its own job to the end",
+    Effect.gen(function* () {
+      const apps = yield* Effect.forEach(Array.from({ length: 12 }, (_, i) => i), (i) =>
+        app({
+          arguments: ["sh", "-c", `echo "element ${i} of the array"; exit ${i % 5}`],
+          stdout: "out.txt",
+        }))
+      const before = yield* submitCommands
+      const results = yield* Lrms.submitJobs(apps)
+      const jobs = results.map((r) => {
+        ok(r._tag === "Right", r._tag === "Left" ? r.left.message : "")
+        return r.right
+      })
+      strictEqual((yield* submitCommands) - before, 1, "one submit command for the twelve")
+      ok(jobs.every((j) => j.backendData.array !== undefined), "each is an element of the array")
+      strictEqual(new Set(jobs.map((j) => j.nativeId)).size, 12, "each has its own id")
+      const done = yield* Effect.forEach(jobs, wait, { concurrency: "unbounded" })
+      for (const [i, job] of done.entries()) {
+        strictEqual(
+          job.termination?.exitCode,
+          i % 5,
+          `${job.nativeId}: ${JSON.stringify(job.history)}`,
+        )
+        const out = yield* peekText(job, "out.txt")
+        strictEqual(out, `element ${i} of the array\n`, `${job.nativeId}'s own stdout`)
+      }
+      yield* Effect.forEach(done, Lrms.free, { discard: true })
+    }),
+  )
+
+  test(
+    "an element cancelled while queued ends Cancelled; the other elements are untouched",
+    Effect.gen(function* () {
+      // whole-node elements: one runs, the others wait behind it
+      const a = yield* app({ arguments: ["sleep", "300"], requestedCores: o.nodeCores })
+      const jobs = (yield* Lrms.submitJobs([a, a, a])).map((r) => {
+        ok(r._tag === "Right", r._tag === "Left" ? r.left.message : "")
+        return r.right
+      })
+      const last = yield* Lrms.cancelJob(jobs[2]!)
+      strictEqual(last.termination?.signal, Termination.Signals.Cancelled)
+      const others = yield* Effect.forEach(jobs.slice(0, 2), Lrms.updateJobState)
+      ok(others.every((j) => !RunState.isDone(j.state)), others.map((j) => j.state).join())
+      yield* Effect.forEach(others, (j) => Effect.flatMap(Lrms.cancelJob(j), Lrms.free), {
+        discard: true,
+      })
+      yield* Lrms.free(last)
+    }),
+  )
+}
+
+/** The submit commands run so far (`lrms.commands` of `sbatch`, `qsub`, `bsub`). */
+const submitCommands = Effect.map(Metric.snapshot, (pairs) =>
+  pairs.reduce((n, p) => {
+    const command = p.metricKey.tags.find((t) => t.key === "command")?.value ?? ""
+    return p.metricKey.name === "lrms.commands" && ["sbatch", "qsub", "bsub"].includes(command)
+      ? n + (p.metricState as MetricState.MetricState.Counter<number>).count
+      : n
+  }, 0))
+
+/** A file of the job directory, as text (through `peek`). */
+const peekText = (job: Job.Job, file: string) =>
+  Effect.gen(function* () {
+    const chunks: Array<Uint8Array> = []
+    yield* Lrms.peek(job, file, Sink.forEach((b: Uint8Array) => Effect.sync(() => chunks.push(b))))
+    const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
+    chunks.reduce((at, c) => (all.set(c, at), at + c.length), 0)
+    return new TextDecoder().decode(all)
+  })

@@ -1,8 +1,9 @@
 /**
  * The batch flow's decisions, driven by scripted scheduler replies over the in-memory transport
  * (unit tests: the real SLURM runs in slurm.test.ts). The grace window, its restart when
- * information comes back (GC3Pie kept the first failure time forever), a controller that cannot
- * be asked, a queue without accounting, refused submissions and cancel replies.
+ * information comes back (GC3Pie kept the first failure time forever) and the RemoteError it
+ * ends with, a controller that cannot be asked, a queue without accounting, refused submissions
+ * and cancel replies.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict"
 import * as Effect from "effect/Effect"
@@ -70,6 +71,8 @@ const setup = (delay = "300 millis") => {
     maxWalltime: "1 hour",
     spooldir: "/spool",
     accountingDelay: delay,
+    // every poll asks the scripted queue (the pace is tested in batch_polling.test.ts)
+    queueStatInterval: "0 seconds",
   }).pipe(Layer.provide(Layer.succeed(Transport, transport)), Layer.merge(Auth.none))
   return { replies, transport, layer }
 }
@@ -80,40 +83,44 @@ const sacctRow = (id: string, state: string, exit: string) =>
     `${id}|${state}|${exit}|00:00:05|00:00:01|1|||2026-11-24T01:00:00|2026-11-24T01:00:01|2026-11-24T01:00:06\n`,
   )
 
-Deno.test("grace window: kept, then UNKNOWN; it restarts when the queue lists the job again", async () => {
+Deno.test("grace window: kept, closed when the queue lists the job again, then RemoteError with the reason", async () => {
   const { replies, layer } = setup()
   await runTest(
     Effect.gen(function* () {
       let job = yield* Lrms.submitJob(yield* app)
       strictEqual(job.nativeId, "100")
       strictEqual(job.state, "SUBMITTED")
-      // not in squeue, nothing in sacct: kept as it is, the window opens
+      // not in squeue, nothing in sacct, no exit record: kept as it is, the window opens
       job = yield* Lrms.updateJobState(job)
       strictEqual(job.state, "SUBMITTED")
       const opened = job.backendData.graceSince
       ok(typeof opened === "number")
       job = yield* Lrms.updateJobState(job)
       strictEqual(job.backendData.graceSince, opened, "the window does not move while it lasts")
-      yield* Effect.sleep("350 millis")
-      job = yield* Lrms.updateJobState(job)
-      strictEqual(job.state, "UNKNOWN")
-      ok(job.history.at(-1)!.message.includes("no information"), job.history.at(-1)!.message)
-      // the queue answers again: the window is closed
+      // the queue answers again within the window: the window is closed
       replies.squeue = ok0("100^RUNNING^None\n")
       job = yield* Lrms.updateJobState(job)
       strictEqual(job.state, "RUNNING")
       strictEqual(job.backendData.graceSince, null)
-      // gone again much later: a new window, not straight to UNKNOWN (GC3Pie's quirk)
+      // gone again later: a new window, not the first one's remainder (GC3Pie's quirk)
+      yield* Effect.sleep("20 millis")
       replies.squeue = ok0()
       job = yield* Lrms.updateJobState(job)
       strictEqual(job.state, "RUNNING")
       ok((job.backendData.graceSince as number) > (opened as number))
-      // accounting catches up
+      // the window passes with no word from accounting and no exit record: RemoteError
+      yield* Effect.sleep("350 millis")
+      const lost = yield* Lrms.updateJobState(job)
+      strictEqual(lost.state, "TERMINATING")
+      deepStrictEqual(lost.termination, Termination.signalled(Termination.Signals.RemoteError))
+      const said = lost.history.at(-2)!.message
+      ok(said.includes("accounting has no record") && said.includes("no exit record"), said)
+      // accounting is asked once more as the window closes: had it caught up, it would say how
       replies.sacct = sacctRow("100", "COMPLETED", "0:0")
-      job = yield* Lrms.updateJobState(job)
-      strictEqual(job.state, "TERMINATING")
-      deepStrictEqual(job.termination, Termination.exited(0))
-      strictEqual(job.usage?.cores, 1)
+      const done = yield* Lrms.updateJobState(job)
+      strictEqual(done.state, "TERMINATING")
+      deepStrictEqual(done.termination, Termination.exited(0))
+      strictEqual(done.usage?.cores, 1)
     }).pipe(Effect.provide(layer)),
   )
 })

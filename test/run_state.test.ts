@@ -32,6 +32,7 @@ Deno.test("canTransition: exactly the allowed moves", () => {
     ["SUBMITTED", "TERMINATING"],
     ["SUBMITTED", "TERMINATED"],
     ["SUBMITTED", "UNKNOWN"],
+    ["RUNNING", "SUBMITTED"], // requeued (preemption, node failure)
     ["RUNNING", "STOPPED"],
     ["RUNNING", "TERMINATING"],
     ["RUNNING", "TERMINATED"],

@@ -8,23 +8,32 @@
  *   run in that directory. Submissions made in the same moment share one transport call (one
  *   `/bin/sh` runs their submit commands in turn), so a loop of submits costs about what a shell
  *   loop of raw `sbatch` costs. A refused submission removes its job directory.
- * - **State**: the stat command first; for a job that has left the queue (or that the queue
- *   lists as finished), accounting; when accounting has nothing yet, the last state is kept for
- *   a grace window (`accountingDelay`, 15 s), then the job is `UNKNOWN`. The window restarts
- *   whenever information comes back (GC3Pie kept the first failure time forever). Every
- *   `updateJobState` made in the same moment is answered by one stat command (and at most one
- *   accounting command) per credential, ids chunked for the command line: 1,000 jobs polled
- *   together cost one or two scheduler calls, not 1,000. When the scheduler cannot be asked at
- *   all (controller down) and accounting does not have the job's end, the call fails with a
- *   recoverable `CommandFailed`: the job is unchanged and the next poll picks it up again.
+ * - **State**: the job's exit files first. The job script writes a start marker and, at its end,
+ *   an exit record (exit status, start and end times, CPU time) in the job's private directory;
+ *   the markers of every job polled in the same moment are read by one `/bin/sh`. A record whose
+ *   payload exited ends the job with that exit code (usage from the record, or from accounting
+ *   when it answers for many jobs at once: `usageFromAccounting`). Jobs without one ask the stat
+ *   command through a watch shared by every caller of the resource and credential (fibers and
+ *   `Lrms` instances alike): asked at most once per `queueStatInterval` (15 s), at a pace that
+ *   doubles while nothing changes up to `queueStatMaxInterval` (4 × the interval) and drops back
+ *   when something does; a job submitted after the answer keeps its state. For a job that has
+ *   left the queue (or that the queue lists as finished), accounting, once per answer; when it
+ *   has nothing, the last state is kept for a grace window (`accountingDelay`, 15 s), which
+ *   restarts whenever information comes back (GC3Pie kept the first failure time forever), then
+ *   the job ends: as the queue's final state says, else as its exit record says (a payload killed
+ *   by a signal, which the scheduler's word otherwise overrules), else with the `RemoteError`
+ *   pseudo-signal and the reason. When the scheduler cannot be asked at all (controller down)
+ *   and accounting does not have the job's end, the call fails with a recoverable
+ *   `CommandFailed`: the job is unchanged and the next poll picks it up again.
  * - **Cancel** (batched too), **free** (`rm -r` of the job directory), **results** and
  *   **peek** through the transport, the resource status from the dialect's commands.
  *
  * A backend module declares its configuration schema and dialect and gets its `make` and `layer`
  * from {@linkcode backend}. The pieces of the flow live in `internal/`: `env` (what they share),
  * `calls` (the batched scheduler calls), `submit` and `settle` (submission, exactly once),
- * `state` (polling and the grace window), `control` (cancel, free, resource status), and
- * `dialect` (helpers every dialect uses).
+ * `exitRecord` (the job script's markers and their reading), `queueWatch` (the shared, paced stat
+ * answers), `submitRate` (`maxSubmitsPerMinute`), `state` (polling and the grace window),
+ * `control` (cancel, free, resource status), and `dialect` (helpers every dialect uses).
  *
  * @since 0.1.0
  * @module
@@ -49,7 +58,7 @@ import { spooldir } from "./internal/dialect.ts"
 import { makeEnv } from "./internal/env.ts"
 import { reconcile } from "./internal/settle.ts"
 import { updateJobState } from "./internal/state.ts"
-import { submitJob } from "./internal/submit.ts"
+import { makeSubmitJob } from "./internal/submit.ts"
 import * as Script from "./Script.ts"
 
 // =============================================================================
@@ -65,8 +74,11 @@ const ScriptText = Schema.String
  * The configuration fields every batch backend shares, beside the static attributes: where job
  * directories go (`spooldir`, which compute nodes must see at the same path), how long to wait
  * for accounting after a job leaves the queue (`accountingDelay`), shell text run before and
- * after every job (`prologue`, `epilogue`), and command overrides (`commands.sbatch =
- * "/opt/slurm/bin/sbatch --constraint=x"`: split by shell rules, `#` comments dropped).
+ * after every job (`prologue`, `epilogue`), how often the queue is asked (`queueStatInterval`,
+ * `queueStatMaxInterval`), whether accounting gives the usage of jobs whose exit record says
+ * they ended (`usageFromAccounting`), how many submit commands a minute (`maxSubmitsPerMinute`),
+ * and command overrides (`commands.sbatch = "/opt/slurm/bin/sbatch --constraint=x"`: split by
+ * shell rules, `#` comments dropped).
  *
  * @since 0.1.0
  * @category models
@@ -79,6 +91,26 @@ export const BatchConfigFields = {
   }),
   prologue: Schema.optional(ScriptText),
   epilogue: Schema.optional(ScriptText),
+  /** Pack jobs of one shape submitted in the same moment into job arrays (default true). */
+  arrays: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** Most elements of one array running at once (SLURM `%N`); unlimited when absent. */
+  arrayThrottle: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  /**
+   * The shortest interval between two stat commands (`squeue`) for one resource and credential,
+   * shared by every fiber and `Lrms` (default 15 s): the pace's floor.
+   */
+  queueStatInterval: Schema.optionalWith(Quantity.DurationFromInput, {
+    default: () => Duration.seconds(15),
+  }),
+  /** The longest interval the pace grows to while nothing changes (default 4 × the floor). */
+  queueStatMaxInterval: Schema.optional(Quantity.DurationFromInput),
+  /**
+   * Ask accounting (`sacct`, `bacct`: the commands that answer for many jobs at once) for the
+   * usage of jobs whose exit record says they ended (default true); false: the record's usage.
+   */
+  usageFromAccounting: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** Most submit commands a minute (a token bucket); unlimited when absent. */
+  maxSubmitsPerMinute: Schema.optional(Schema.Number.pipe(Schema.positive())),
 }
 
 /**
@@ -140,7 +172,7 @@ export const make = (
     return makeLrms({
       resource: env.resource,
       protocols: ["file"],
-      submitJob: submitJob(env, calls),
+      submitJob: yield* makeSubmitJob(env, calls),
       updateJobState: updateJobState(env, calls),
       cancelJob: cancelJob(env, calls),
       free: free(env),

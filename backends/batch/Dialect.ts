@@ -38,6 +38,51 @@ export interface SubmitSpec {
   readonly schedulerOutput: string
   /** See {@linkcode SubmitSpec.schedulerOutput}. */
   readonly schedulerError: string
+  /**
+   * Set when the script is a job array's: the scheduler runs `size` elements of it, their
+   * indices `firstIndex … firstIndex + size − 1` ({@linkcode ArraySupport}), at most `throttle`
+   * of them at once. `jobDir` is then the array's directory and `app` its first element's
+   * application (every element has the same resource shape).
+   */
+  readonly array?: ArraySpec | undefined
+}
+
+/**
+ * An array submission's size and throttle.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ArraySpec {
+  /** How many elements. */
+  readonly size: number
+  /** Most elements running at once (SLURM `%N`, PBS/LSF `%N`), when limited. */
+  readonly throttle?: number | undefined
+}
+
+/**
+ * How a dialect submits job arrays: the variable that gives an element its index in the job
+ * script, the first index, the largest array, and how an element's id is written. Stat,
+ * accounting and cancel commands are then given element ids (`123_4`, `123.4`, `123[4]`), and
+ * their parsers key each element by the same id.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ArraySupport {
+  /** The shell variable that holds an element's index in the job script (`SLURM_ARRAY_TASK_ID`). */
+  readonly indexVariable: string
+  /** The first element's index: 0 (SLURM, PBS) or 1 (Grid Engine, LSF). */
+  readonly firstIndex: number
+  /** The most elements one array may have, unless {@linkcode ArraySupport.limit} reads the site's. */
+  readonly maxSize: number
+  /** An element's job id, from the array's id (as `parseJobId` read it) and the element's index. */
+  readonly elementId: (arrayId: string, index: number) => string
+  /** Reads the site's array limit (`scontrol show config`'s `MaxArraySize`), when it can be read. */
+  readonly limit?: {
+    readonly argv: ReadonlyArray<string>
+    readonly parse: (reply: Reply) => number | undefined
+  }
 }
 
 /**
@@ -185,6 +230,8 @@ export interface Dialect {
   readonly submit: (spec: SubmitSpec) => SubmitCommand
   /** Reads the job id from the submit command's output, or `undefined`. */
   readonly parseJobId: (output: string) => string | undefined
+  /** Job arrays, when the scheduler has them (`undefined`: every job is submitted alone). */
+  readonly arrays?: ArraySupport
   /** Whether a refused submission may succeed if tried again as it is (controller busy). */
   readonly submitRetryable: (output: string) => boolean
   /**
@@ -193,6 +240,11 @@ export interface Dialect {
    */
   readonly stat: ManyJobsCommand<StatResult> & {
     readonly fallback?: ManyJobsCommand<StatResult>
+    /**
+     * Lists every job of the user in one call, read by the same `parse`: asked instead of the
+     * ids when they would need more than one call (`squeue -u alice` for 10,000 jobs).
+     */
+    readonly mine?: (user: string) => ReadonlyArray<string>
   }
   /** Accounting commands, tried in order for jobs that left the queue; first answer wins. */
   readonly accounting: ReadonlyArray<ManyJobsCommand<ReadonlyMap<string, AccountingRecord>>>

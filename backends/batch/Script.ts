@@ -12,14 +12,21 @@
  * a signal makes the script die of the same signal, so the scheduler records the signal, not
  * `128 + N`.
  *
+ * The script also leaves its own account in the private directory: a start marker when it starts
+ * (the markers of an earlier run of a requeued job removed first) and an exit record at its end
+ * (the payload's exit status, start and end times, CPU time), each renamed into place whole. The
+ * batch flow reads a job's end from them, asking the scheduler only about jobs without one.
+ *
  * Every argument, file name and environment value is single-quoted (`Shell.quote`); prologue and
  * epilogue are the configuration's shell text, inserted as they are.
  *
  * @since 0.1.0
  * @module
  */
-import type { Application } from "../../src/Application.ts"
+import { type Application, shape } from "../../src/Application.ts"
+import * as Launch from "../../src/internal/launcher.ts"
 import * as Payload from "../../src/internal/payload.ts"
+import * as ExitRecord from "./internal/exitRecord.ts"
 import { quote } from "../../src/Shell.ts"
 
 /**
@@ -41,6 +48,10 @@ export const Files = {
   script: "job.sh",
   schedulerOutput: "scheduler.out",
   schedulerError: "scheduler.err",
+  /** The start marker the job script writes when it starts (start time, host). */
+  started: ExitRecord.MarkerFiles.started,
+  /** The exit record the job script writes at its end (exit status, start and end times). */
+  exit: ExitRecord.MarkerFiles.exit,
 } as const
 
 /**
@@ -60,6 +71,8 @@ export interface JobScriptSpec {
   readonly prologue?: string | undefined
   /** Shell text run after the payload; `$lrms_rc` holds the payload's exit status. */
   readonly epilogue?: string | undefined
+  /** The resource's launch settings: default launcher, launcher commands, hooks. */
+  readonly launch?: Launch.LaunchSettings | undefined
 }
 
 /**
@@ -70,10 +83,10 @@ export interface JobScriptSpec {
  */
 export const renderJobScript = (spec: JobScriptSpec): string => {
   const { app } = spec
-  const env = Payload.exports(app)
-  // The payload runs in a subshell that execs it: its environment stays out of the epilogue,
-  // and arguments[0] is always a program, never a builtin acting on the script.
-  const run = `(${[...env, `exec ${Payload.argv(app)} ${Payload.redirections(app)}`].join("; ")})`
+  // The payload runs in a subshell, through its launcher (a single one execs it): its
+  // environment stays out of the epilogue, and arguments[0] is always a program, never a
+  // builtin acting on the script.
+  const run = Launch.subshell(app, shape(app), spec.launch)
   const block = (title: string, text: string | undefined) =>
     text === undefined || text.trim() === "" ? [] : [
       `# ---- ${title} (configuration) ----`,
@@ -85,11 +98,13 @@ export const renderJobScript = (spec: JobScriptSpec): string => {
     ...spec.directives,
     `# effect-lrms job ${app.jobname}: generated, do not edit`,
     `cd ${quote(spec.jobDir)} || exit 126`,
+    ...ExitRecord.startMarkerLines(`${spec.jobDir}/${PRIVATE_DIR}`),
     ...block("prologue", spec.prologue),
     ...Payload.outputDirs(app),
     run,
     "lrms_rc=$?",
     ...block("epilogue", spec.epilogue),
+    ...ExitRecord.exitRecordLines,
     // die of the payload's signal, so the scheduler records a signal and not 128 + N
     'if [ "$lrms_rc" -gt 128 ] && [ "$lrms_rc" -lt 160 ]; then',
     "  trap - HUP INT QUIT PIPE TERM USR1 USR2",

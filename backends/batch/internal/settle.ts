@@ -16,8 +16,11 @@ import type { LrmsShape } from "../../../src/Lrms.ts"
 import { LrmsError } from "../../../src/LrmsError.ts"
 import * as Metrics from "../../../src/Metrics.ts"
 import * as Quantity from "../../../src/Quantity.ts"
+import { readFileString } from "../../../src/Transport.ts"
+import type { ArraySupport } from "../Dialect.ts"
 import * as Script from "../Script.ts"
-import type { Env } from "./env.ts"
+import { parsePointer } from "./array.ts"
+import { type Env, privatePath } from "./env.ts"
 
 /** How long settling a lost submission waits for a submit command that is still running. */
 const SETTLE_WAIT = Duration.seconds(30)
@@ -218,6 +221,46 @@ export const settle = (
     }
   })
 
+/**
+ * @internal An element of a submitted array: its own job (`job0`, in `jobDir`), with its element
+ * id from the array's id and its index.
+ */
+export const elementJob = (
+  env: Env,
+  array: Job.Job,
+  support: ArraySupport,
+  job0: Job.Job,
+  jobDir: string,
+  index: number,
+): Job.Job => {
+  const base = array.nativeId!
+  const id = support.elementId(base, index)
+  return Job.transition(
+    Job.update(job0, {
+      nativeId: id,
+      remoteDir: jobDir,
+      backendData: {
+        submittedAt: array.backendData.submittedAt ?? null,
+        array: { id: base, index, dir: array.remoteDir ?? null },
+      },
+    }),
+    "SUBMITTED",
+    {
+      message: `Submitted to ${env.resource.name} as ${env.backend} job ${id} ` +
+        `(element ${index} of array ${base})`,
+    },
+  )
+}
+
+/** The array and index an element's job script names, when the job was an array's element. */
+const arrayOf = (env: Env, jobDir: string) =>
+  env.dialect.arrays === undefined
+    ? Effect.succeed(undefined)
+    : readFileString(env.transport, privatePath(jobDir, Script.Files.script)).pipe(
+      Effect.map((text) => parsePointer(text.slice(0, 4096))),
+      Effect.orElseSucceed(() => undefined),
+    )
+
 /** @internal Settles an earlier submission by its tag: `NotFound` when nothing was submitted. */
 export const reconcile = (env: Env): LrmsShape["reconcile"] => (submission, app) =>
   Effect.gen(function* () {
@@ -231,19 +274,45 @@ export const reconcile = (env: Env): LrmsShape["reconcile"] => (submission, app)
       backend: env.backend,
       application: app,
     })
-    const sub: InFlight = {
-      job0,
-      jobDir,
-      program: "the submit command",
-      submittedAt: yield* Clock.currentTimeMillis,
-    }
-    return yield* settle(env, sub, "reconciling an earlier submission").pipe(Effect.catchIf(
-      (e) => e.reason === "ConnectionLost" || e.reason === "SubmitRejected",
-      (e) =>
-        env.fail(
-          "NotFound",
-          "reconcile",
-          `job ${submission.tag} is not on ${env.resource.name}: ` + (e.description ?? e.message),
-        ),
-    ))
+    const submittedAt = yield* Clock.currentTimeMillis
+    const pointer = yield* arrayOf(env, jobDir)
+    const support = env.dialect.arrays
+    // an element of an array: the array's submission is settled, then the element found in it
+    const arrayTag = pointer === undefined
+      ? undefined
+      : /\/job\.([^/]+)$/.exec(pointer.arrayDir)?.[1]
+    const sub: InFlight = pointer !== undefined && arrayTag !== undefined
+      ? {
+        job0: Job.make({
+          id: arrayTag,
+          resourceName: env.resource.name,
+          backend: env.backend,
+          application: app,
+        }),
+        jobDir: pointer.arrayDir,
+        program: "the submit command",
+        submittedAt,
+      }
+      : { job0, jobDir, program: "the submit command", submittedAt }
+    return yield* settle(env, sub, "reconciling an earlier submission").pipe(
+      Effect.map((settled) =>
+        pointer !== undefined && support !== undefined && sub.jobDir !== jobDir
+          ? elementJob(env, settled, support, job0, jobDir, pointer.index)
+          : settled
+      ),
+      Effect.tapError((e) =>
+        sub.jobDir !== jobDir && e.reason !== "SubmitOutcomeUnknown"
+          ? env.transport.remove(jobDir, { recursive: true }).pipe(Effect.ignore)
+          : Effect.void
+      ),
+      Effect.catchIf(
+        (e) => e.reason === "ConnectionLost" || e.reason === "SubmitRejected",
+        (e) =>
+          env.fail(
+            "NotFound",
+            "reconcile",
+            `job ${submission.tag} is not on ${env.resource.name}: ` + (e.description ?? e.message),
+          ),
+      ),
+    )
   })
