@@ -13,6 +13,12 @@ import { probe, readEnvFile, serverTest } from "./_service.ts"
 /** What sge-up.sh writes to its env file (the parts the tests use). */
 export interface SgeFacts {
   readonly pe: string
+  /** A parallel environment of 2 slots per host (`allocation_rule 2`), if the cell has one. */
+  readonly mpiPe: string | undefined
+  /** The GPU consumable (per slot) and how many GPUs the host offers, if the cell has them. */
+  readonly gpu: { readonly resource: string; readonly count: number } | undefined
+  /** The exclusive-host complex, if the cell has one. */
+  readonly exclusiveResource: string | undefined
   readonly slots: number
   readonly queue: string
 }
@@ -26,6 +32,11 @@ const load = (): SgeFacts | string => {
   if (!q.ok) return `the test Grid Engine of ${dir}/env does not answer: qstat -f says ${q.said}`
   return {
     pe: env.get("LRMS_SGE_PE") || "smp",
+    mpiPe: env.get("LRMS_SGE_MPI_PE") || undefined,
+    gpu: env.get("LRMS_SGE_GPU_RESOURCE")
+      ? { resource: env.get("LRMS_SGE_GPU_RESOURCE")!, count: Number(env.get("LRMS_SGE_GPUS")) }
+      : undefined,
+    exclusiveResource: env.get("LRMS_SGE_EXCLUSIVE_RESOURCE") || undefined,
     slots: Number(env.get("LRMS_SGE_SLOTS")) || 1,
     queue: env.get("LRMS_SGE_QUEUE") || "all.q",
   }

@@ -19,6 +19,12 @@ export interface SlurmFacts {
   readonly cpus: number
   readonly memoryMb: number
   readonly oomState: string
+  /** GPUs the node declares (GRES gpu backed by stand-in devices; 0 on an older cluster). */
+  readonly gpus: number
+  /** `MaxArraySize` of slurm.conf. */
+  readonly maxArraySize: number
+  /** The partition whose jobs preempt the default partition's, if any. */
+  readonly preemptPartition: string | undefined
 }
 
 const dir = Deno.env.get("LRMS_SLURM_DIR") ?? "/tmp/effect-lrms-slurm"
@@ -39,6 +45,9 @@ const load = (): SlurmFacts | string => {
     cpus: Number(get("LRMS_SLURM_NODE_CPUS")) || 1,
     memoryMb: Number(get("LRMS_SLURM_NODE_MEMORY_MB")) || 0,
     oomState: get("LRMS_SLURM_OOM_STATE"),
+    gpus: Number(get("LRMS_SLURM_NODE_GPUS")) || 0,
+    maxArraySize: Number(get("LRMS_SLURM_MAX_ARRAY_SIZE")) || 1001,
+    preemptPartition: get("LRMS_SLURM_PREEMPT_PARTITION") || undefined,
   }
 }
 

@@ -7,7 +7,8 @@ import * as Duration from "effect/Duration"
 import fc from "fast-check"
 import * as Sge from "../backends/sge/SgeParse.ts"
 import * as Termination from "../src/Termination.ts"
-import { block, gc3pie, recorded } from "./_vectors.ts"
+import type { Shape } from "../src/Application.ts"
+import { type Block, block, gc3pie, parseBlocks, recorded } from "./_vectors.ts"
 
 interface Vector {
   readonly exit_code: number
@@ -248,4 +249,374 @@ Deno.test("property: qsubArgv keeps the name one word, the script last; qdel ref
   )
   strictEqual(Sge.qdelArgv(["1", "2; rm -rf /"]), undefined)
   deepStrictEqual(Sge.qdelArgv(["7", "7", "8"]), ["qdel", "7", "8"])
+})
+
+// =============================================================================
+// Arrays, rescheduled jobs, parallel shapes (test/data/vectors/sge/arrays.txt, recorded from the
+// test cell by test/data/vectors/sge/record.sh)
+// =============================================================================
+
+/** The blocks of arrays.txt by label. */
+const arrayBlocks = async (): Promise<(label: string) => Block> => {
+  const url = new URL("./data/vectors/sge/arrays.txt", import.meta.url)
+  const blocks = parseBlocks("arrays.txt", await Deno.readTextFile(url))
+  return (label) => {
+    const b = blocks.find((x) => x.label === label)
+    if (b === undefined) throw new Error(`no "=== ${label} ===" block in arrays.txt`)
+    return b
+  }
+}
+
+/** The ids of the recording: held array A, throttled array B, rerunnable C, not rerunnable D. */
+const recordedIds = (at: (label: string) => Block) => {
+  const a = Sge.parseQsubJobId(at("array held").output)!
+  const b = Sge.parseQsubJobId(at("array throttled").output)!
+  const c = Sge.parseQsubJobId(at("rerunnable job").output)!
+  const d = Sge.parseQsubJobId(at("not rerunnable job").output)!
+  return { a, b, c, d }
+}
+
+const states = (m: ReadonlyMap<string, Sge.QstatRecord>) =>
+  Object.fromEntries([...m].map(([id, r]) => [id, r.state]))
+
+Deno.test("arrays (recorded): qsub's reply gives the array's id; its tasks are <id>.<task>", async () => {
+  const at = await arrayBlocks()
+  const { a, b } = recordedIds(at)
+  ok(/^\d+$/.test(a) && /^\d+$/.test(b), `${a} ${b}`)
+  ok(/^Your job-array \d+\.1-4:1 \("vec-arrh"\) has been submitted$/.test(at("array held").output))
+  strictEqual(Sge.elementId(a, 2), `${a}.2`)
+  // the argvs the dialect builds are the commands that were recorded
+  deepStrictEqual(Sge.qdelArgv([Sge.elementId(a, 2)])?.join(" "), at("qdel element").cmd)
+  deepStrictEqual(
+    Sge.qdelArgv([`${b}.6`, `${a}.4`])?.join(" "),
+    at("qdel elements of two arrays").cmd,
+  )
+  ok(at("qdel elements of two arrays").output.includes(`deleted job-array task ${a}.4`))
+  deepStrictEqual(Sge.qacctArgv([`${b}.2`])?.join(" "), at("qacct element").cmd)
+  deepStrictEqual(Sge.qacctArgv([b]), ["qacct", "-j", b])
+  deepStrictEqual(Sge.splitJobId(`${b}.2`), { job: b, task: 2 })
+  deepStrictEqual(Sge.splitJobId(b), { job: b })
+  strictEqual(Sge.splitJobId("12.x"), undefined)
+  ok(Sge.isValidJobId("123.4") && !Sge.isValidJobId("123.") && !Sge.isValidJobId("123.4.5"))
+  strictEqual(Sge.qacctArgv(["1.2", "3"]), undefined, "qacct takes one job")
+  strictEqual(Sge.qdelArgv(["1.2", "3[4]"]), undefined)
+  // the task ids of qstat -j's "job-array tasks" line
+  ok(at("array details").output.includes("job-array tasks:            1-4:1"))
+})
+
+Deno.test("arrays (recorded): qstat's task ranges expand to what qstat -g d lists, task by task", async () => {
+  const at = await arrayBlocks()
+  const { a, b } = recordedIds(at)
+  const tasks = Sge.parseQstatTasks(at("qstat arrays").output)
+  deepStrictEqual(states(tasks), {
+    [`${b}.1`]: "RUNNING",
+    [`${b}.2`]: "RUNNING",
+    [`${a}.1`]: "STOPPED",
+    [`${a}.2`]: "STOPPED",
+    [`${a}.3`]: "STOPPED",
+    [`${a}.4`]: "STOPPED",
+    [`${b}.3`]: "SUBMITTED",
+    [`${b}.4`]: "SUBMITTED",
+    [`${b}.5`]: "SUBMITTED",
+    [`${b}.6`]: "SUBMITTED",
+  })
+  deepStrictEqual(
+    new Map([...tasks].sort()),
+    new Map([...Sge.parseQstatTasks(at("qstat arrays by task").output)].sort()),
+    "the default listing, expanded, says what qstat -g d says",
+  )
+  // folded, the array is running while any task runs
+  strictEqual(Sge.parseQstat(at("qstat arrays").output).get(b)!.state, "RUNNING")
+  strictEqual(Sge.parseQstat(at("qstat arrays").output).get(a)!.state, "STOPPED")
+  deepStrictEqual(
+    Object.keys(states(Sge.parseQstatTasks(at("qstat after qdel").output))).filter((k) =>
+      k.startsWith(`${a}.`)
+    ),
+    [`${a}.1`, `${a}.4`],
+    "the list 1,4 once tasks 2 and 3 are deleted",
+  )
+  deepStrictEqual(
+    Object.keys(states(Sge.parseQstatTasks(at("qstat after qdel of two").output))).sort(),
+    [`${a}.1`, `${b}.1`, `${b}.2`, `${b}.3`, `${b}.4`, `${b}.5`].sort(),
+  )
+  // each task counts as a job; held ones are neither waiting nor running
+  deepStrictEqual(Sge.countJobs(at("qstat arrays").output, "root"), {
+    queued: 4,
+    totalRun: 2,
+    userRun: 2,
+    userQueued: 4,
+  })
+})
+
+Deno.test("expandTaskIds: single ids, ranges with steps, lists; nothing else", () => {
+  deepStrictEqual(Sge.expandTaskIds("4"), [4])
+  deepStrictEqual(Sge.expandTaskIds("1-4:1"), [1, 2, 3, 4])
+  deepStrictEqual(Sge.expandTaskIds("2-10:2"), [2, 4, 6, 8, 10])
+  deepStrictEqual(Sge.expandTaskIds("2-9:3"), [2, 5, 8])
+  deepStrictEqual(Sge.expandTaskIds("3,4"), [3, 4])
+  deepStrictEqual(Sge.expandTaskIds("1,5-7:1"), [1, 5, 6, 7])
+  deepStrictEqual(Sge.expandTaskIds("3-5"), [3, 4, 5])
+  for (const bad of ["", "x", "5-3", "1-4:0", "1,,2", "1-", "-1", "1-2:1:1"]) {
+    strictEqual(Sge.expandTaskIds(bad), undefined, bad)
+  }
+  strictEqual(Sge.expandTaskIds("1-99999999999"), undefined, "no range of 10^11 tasks")
+})
+
+Deno.test("arrays (recorded): qacct keys each task by <id>.<task>, with its own exit code", async () => {
+  const at = await arrayBlocks()
+  const { b } = recordedIds(at)
+  const all = Sge.parseQacct(at("qacct array").output)
+  deepStrictEqual([...all.keys()], [1, 2, 3, 4, 5].map((t) => `${b}.${t}`), "task 6 was deleted")
+  for (const t of [1, 2, 3, 4, 5]) {
+    deepStrictEqual(all.get(`${b}.${t}`)!.termination, Termination.exited(t % 3), `task ${t}`)
+    strictEqual(all.get(`${b}.${t}`)!.state, "TERMINATING")
+    strictEqual(all.get(`${b}.${t}`)!.usage.extra.sge_taskid, String(t))
+  }
+  strictEqual(all.get(b), undefined, "an array's records are its tasks'")
+  const one = Sge.parseQacct(at("qacct element").output)
+  deepStrictEqual([...one.keys()], [`${b}.2`])
+  deepStrictEqual(one.get(`${b}.2`)!.termination, Termination.exited(2))
+  ok(Duration.toSeconds(one.get(`${b}.2`)!.usage.duration!) >= 8, "the task slept 8 s")
+  // a task deleted while waiting never ran: qacct fails, which the batch flow reads as no record
+  strictEqual(at("qacct deleted element").rc, 1)
+  deepStrictEqual([...Sge.parseQacct(at("qacct deleted element").output)], [])
+  // qacct reads -j N.T as job N: every task (so the dialect uses -t)
+  strictEqual(at("qacct dotted id").output.match(/^taskid/gm)?.length, 5)
+})
+
+Deno.test("requeue (recorded): Rq is waiting again, Rr running, Rs stopped, dr being deleted", async () => {
+  const at = await arrayBlocks()
+  const { c, d } = recordedIds(at)
+  ok(at("rerunnable job").cmd.includes("-r y") && at("not rerunnable job").cmd.includes("-r n"))
+  ok(at("reschedule refused").output.includes("not restartable"), "-r n: qmod -rj refuses")
+  const rq = Sge.parseQstat(at("qstat rescheduled").output)
+  deepStrictEqual(rq.get(c), { state: "SUBMITTED", native: "Rq", user: "root", slots: 1 })
+  strictEqual(rq.get(d)!.state, "RUNNING")
+  strictEqual(Sge.parseQstat(at("qstat rescheduled running").output).get(c)!.native, "Rr")
+  strictEqual(Sge.parseQstat(at("qstat rescheduled running").output).get(c)!.state, "RUNNING")
+  strictEqual(Sge.parseQstat(at("qstat suspended").output).get(c)!.state, "STOPPED")
+  const deleting = Sge.parseQstat(at("qstat deleting").output)
+  ok(["dRr", "dr"].includes(deleting.get(c)!.native), deleting.get(c)!.native)
+  strictEqual(deleting.get(c)!.state, "RUNNING")
+  ok(Sge.stateReason(deleting.get(c)!.native)!.includes("being deleted"))
+  // qacct's record of the cut run is not the job's end
+  const cut = Sge.parseQacct(at("qacct rescheduled").output).get(c)!
+  strictEqual(cut.state, "SUBMITTED", cut.native)
+  ok(cut.native.includes("rescheduling"))
+  // after the rerun was deleted: the last record is the end
+  const end = Sge.parseQacct(at("qacct rescheduled then deleted").output).get(c)!
+  strictEqual(end.state, "TERMINATING")
+  deepStrictEqual(end.termination, Termination.signalled(9), "failed 100, exit_status 137")
+})
+
+Deno.test("mapState and stateReason: every code qstat(1) lists maps to a clear state", () => {
+  const want: Record<string, string> = {
+    qw: "SUBMITTED",
+    hqw: "STOPPED",
+    hRwq: "STOPPED",
+    Rq: "SUBMITTED",
+    r: "RUNNING",
+    t: "RUNNING",
+    Rr: "RUNNING",
+    Rt: "RUNNING",
+    s: "STOPPED",
+    ts: "STOPPED",
+    S: "STOPPED",
+    tS: "STOPPED",
+    T: "STOPPED",
+    tT: "STOPPED",
+    Rs: "STOPPED",
+    Rts: "STOPPED",
+    RS: "STOPPED",
+    RT: "STOPPED",
+    Eqw: "STOPPED",
+    Ehqw: "STOPPED",
+    EhRqw: "STOPPED",
+    dr: "RUNNING",
+    dt: "RUNNING",
+    dRr: "RUNNING",
+    ds: "STOPPED",
+    dS: "STOPPED",
+    dT: "STOPPED",
+    dRs: "STOPPED",
+    z: "TERMINATING",
+    "": "UNKNOWN",
+    "?": "UNKNOWN",
+  }
+  for (const [code, state] of Object.entries(want)) strictEqual(Sge.mapState(code), state, code)
+  strictEqual(Sge.stateReason("Rq"), "rescheduled")
+  strictEqual(Sge.stateReason("r"), undefined)
+  ok(Sge.stateReason("Eqw")!.startsWith("error"))
+  strictEqual(Sge.stateReason("hRwq"), "held, rescheduled")
+})
+
+Deno.test("qsubArgv: -r y|n, -t 1-N -tc T with per-task scheduler files, GPUs, exclusive", () => {
+  const base = {
+    jobname: "lrms.x",
+    cores: 1,
+    memoryResource: "mem_free",
+    walltimeResources: ["h_rt"],
+    output: "/s/a/.lrms/scheduler.out",
+    error: "/s/a/.lrms/scheduler.err",
+    script: "/s/a/.lrms/job.sh",
+  }
+  const argv = Sge.qsubArgv({ ...base, rerun: false, array: { size: 300, throttle: 20 } })
+  ok(
+    argv.join(" ").includes(
+      "-o /s/a/.lrms/scheduler.out.$TASK_ID -e /s/a/.lrms/scheduler.err.$TASK_ID -r n -t 1-300 -tc 20",
+    ),
+    argv.join(" "),
+  )
+  ok(Sge.qsubArgv({ ...base, rerun: true }).join(" ").includes(" -r y "))
+  ok(!Sge.qsubArgv({ ...base, array: { size: 3 } }).includes("-tc"))
+  ok(!Sge.qsubArgv(base).join(" ").includes("TASK_ID"), "one job: its files as given")
+  ok(
+    Sge.qsubArgv({
+      ...base,
+      cores: 4,
+      pe: "mpi",
+      gpus: { resource: "gpu", count: 1 },
+      exclusive: "excl",
+    })
+      .join(" ").endsWith("-pe mpi 4 -l gpu=1 -l excl=true /s/a/.lrms/job.sh"),
+  )
+})
+
+Deno.test("parseMaxArrayTasks (recorded qconf -sconf): max_aj_tasks; 0 is qsub's own bound", async () => {
+  const at = await arrayBlocks()
+  strictEqual(Sge.parseMaxArrayTasks(at("limit").output), 75000)
+  strictEqual(Sge.parseMaxArrayTasks("max_aj_instances 2000\nmax_aj_tasks 0\n"), 2 ** 31 - 1)
+  strictEqual(Sge.parseMaxArrayTasks("max_aj_tasks 500"), 500)
+  strictEqual(Sge.parseMaxArrayTasks("max_aj_instances 2000"), undefined)
+})
+
+const shape = (s: Partial<Shape> = {}): Shape => ({
+  nodes: undefined,
+  processes: 1,
+  processesPerNode: undefined,
+  coresPerProcess: 1,
+  gpusPerProcess: 0,
+  exclusive: false,
+  launcher: undefined,
+  ...s,
+})
+
+const settings: Sge.ShapeSettings = {
+  pe: "smp",
+  applicationName: "app",
+  multiNodePe: {},
+  gpuPerSlot: true,
+}
+
+Deno.test("planShape: slots = processes × cores in the PE; nodes, GPUs, exclusive or a refusal", () => {
+  deepStrictEqual(Sge.planShape(shape(), settings), {
+    slots: 1,
+    pe: undefined,
+    gpus: undefined,
+    exclusive: undefined,
+  })
+  deepStrictEqual(Sge.planShape(shape({ processes: 2, coresPerProcess: 2 }), settings), {
+    slots: 4,
+    pe: "smp",
+    gpus: undefined,
+    exclusive: undefined,
+  })
+  const noPe = Sge.planShape(shape({ processes: 4 }), { ...settings, pe: undefined })
+  ok(typeof noPe === "string" && noPe.includes("defaultPe") && noPe.includes("pe.app"), `${noPe}`)
+  // several nodes: a PE whose allocation_rule is the slots per node
+  const two = shape({ nodes: 2, processes: 8, processesPerNode: 4 })
+  const refused = Sge.planShape(two, settings)
+  ok(typeof refused === "string" && refused.startsWith("nodes:"), `${refused}`)
+  ok((refused as string).includes("multiNodePe.4"), `${refused}`)
+  deepStrictEqual(
+    Sge.planShape(two, { ...settings, multiNodePe: { "4": "mpi4" } }),
+    { slots: 8, pe: "mpi4", gpus: undefined, exclusive: undefined },
+  )
+  // GPUs: a consumable per slot (YES) or per job (JOB); none configured: refused
+  const gpus = shape({ processes: 2, gpusPerProcess: 1 })
+  const noGpu = Sge.planShape(gpus, settings)
+  ok(typeof noGpu === "string" && noGpu.startsWith("gpusPerProcess:"), `${noGpu}`)
+  ok((noGpu as string).includes("gpuResource"))
+  deepStrictEqual(
+    (Sge.planShape(gpus, { ...settings, gpuResource: "gpu" }) as Sge.ShapePlan).gpus,
+    { resource: "gpu", count: 1 },
+  )
+  const hybrid = shape({ processes: 2, coresPerProcess: 2, gpusPerProcess: 1 })
+  const uneven = Sge.planShape(hybrid, { ...settings, gpuResource: "gpu" })
+  ok(typeof uneven === "string" && uneven.includes("gpuPerSlot"), `${uneven}`)
+  deepStrictEqual(
+    (Sge.planShape(hybrid, { ...settings, gpuResource: "gpu", gpuPerSlot: false }) as Sge.ShapePlan)
+      .gpus,
+    { resource: "gpu", count: 2 },
+  )
+  // whole nodes: an EXCL complex, or refused
+  const excl = Sge.planShape(shape({ exclusive: true }), settings)
+  ok(typeof excl === "string" && excl.startsWith("exclusive:"), `${excl}`)
+  ok((excl as string).includes("exclusiveResource"))
+  strictEqual(
+    (Sge.planShape(shape({ exclusive: true }), {
+      ...settings,
+      exclusiveResource: "exclusive",
+    }) as Sge.ShapePlan).exclusive,
+    "exclusive",
+  )
+})
+
+Deno.test("property: the array parsers never throw; expanded ranges are what they say", () => {
+  fc.assert(
+    fc.property(text, (s) => {
+      Sge.parseQstatTasks(s)
+      Sge.expandTaskIds(s)
+      Sge.parseMaxArrayTasks(s)
+      Sge.splitJobId(s)
+      Sge.stateReason(s)
+    }),
+    { numRuns: 300 },
+  )
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 500 }),
+      fc.integer({ min: 0, max: 300 }),
+      fc.integer({ min: 1, max: 7 }),
+      (first, span, step) => {
+        const ids = Sge.expandTaskIds(`${first}-${first + span}:${step}`)!
+        strictEqual(ids.length, Math.floor(span / step) + 1)
+        ok(ids.every((t, i) => t === first + i * step))
+      },
+    ),
+  )
+})
+
+Deno.test("recorded: an array is found by its tag; a parallel job's slots, PE and PE_HOSTFILE", async () => {
+  const at = await arrayBlocks()
+  const { a } = recordedIds(at)
+  deepStrictEqual([...Sge.parseTaggedJobs(at("array details").output)], [["vec-array-tag", a]])
+  const e = Sge.parseQsubJobId(at("parallel job").output)!
+  const acct = Sge.parseQacct(at("qacct parallel job").output).get(e)!
+  strictEqual(acct.usage.cores, 4)
+  strictEqual(acct.usage.extra.sge_granted_pe, "smp")
+  // what the mpirun launcher reads: host, slots, queue, processors
+  ok(/^\S+ 4 all\.q@\S+ UNDEFINED$/m.test(at("parallel job output").output))
+  ok(at("parallel job output").output.includes("NSLOTS=4 NHOSTS=1 PE=smp"))
+  // more hosts than the cell has: qsub -w e refuses, for good
+  const refused = at("too many nodes refused")
+  strictEqual(refused.rc, 1)
+  strictEqual(Sge.parseQsubJobId(refused.output), undefined)
+  ok(!Sge.qsubRetryable(refused.output), refused.output)
+  ok(at("one node's worth accepted").output.includes("found suitable queue"))
+})
+
+Deno.test("qsubArgv: -w e when verifying", () => {
+  const argv = Sge.qsubArgv({
+    jobname: "x",
+    cores: 1,
+    memoryResource: "mem_free",
+    walltimeResources: ["h_rt"],
+    output: "/o",
+    error: "/e",
+    script: "/s",
+    verify: true,
+    rerun: false,
+  })
+  ok(argv.join(" ").includes("-e /e -w e -r n /s"), argv.join(" "))
 })

@@ -12,7 +12,9 @@ import * as LocalTransport from "../backends/local/LocalTransport.ts"
 import * as Slurm from "../backends/slurm/Slurm.ts"
 import * as SlurmParse from "../backends/slurm/SlurmParse.ts"
 import * as Auth from "../src/Auth.ts"
+import type * as Job from "../src/Job.ts"
 import * as Lrms from "../src/Lrms.ts"
+import * as RunState from "../src/RunState.ts"
 import * as Termination from "../src/Termination.ts"
 import { suite } from "./contract/LrmsContract.ts"
 import { app, runFailure, runTest, tempDir, waitFor } from "./_effect.ts"
@@ -199,7 +201,8 @@ test("500 jobs: submitted in a few shell calls, their states in one squeue, canc
       ok(submitCalls <= 25, `500 submissions took ${submitCalls} transport calls`)
       counts.clear()
       const polled = yield* Effect.forEach(jobs, Lrms.updateJobState, { concurrency: "unbounded" })
-      deepStrictEqual(Object.fromEntries(counts), { squeue: 1 })
+      // one read of the jobs' exit files, one squeue
+      deepStrictEqual(Object.fromEntries(counts), { markers: 1, squeue: 1 })
       ok(polled.every((j) => j.state === "STOPPED"), "held jobs are STOPPED (JobHeldUser)")
       ok(polled.every((j) => j.backendData.nativeReason === "JobHeldUser"))
       counts.clear()
@@ -211,7 +214,7 @@ test("500 jobs: submitted in a few shell calls, their states in one squeue, canc
       yield* Effect.forEach(cancelled, Lrms.free, { concurrency: 16, discard: true })
     }), { extraDirectives: ["--hold"] })))
 
-test("finished jobs polled together cost one squeue and one sacct", () =>
+test("finished jobs polled together cost one read of their exit files and one sacct (usage)", () =>
   runTest(withSlurm(({ counts }) =>
     Effect.gen(function* () {
       const a = yield* app({ arguments: ["sh", "-c", "exit 7"] })
@@ -228,7 +231,8 @@ test("finished jobs polled together cost one squeue and one sacct", () =>
       }
       counts.clear()
       const polled = yield* Effect.forEach(jobs, Lrms.updateJobState, { concurrency: "unbounded" })
-      deepStrictEqual(Object.fromEntries(counts), { squeue: 1, sacct: 1 })
+      // their ends from their exit records, not from squeue; sacct once, for their usage
+      deepStrictEqual(Object.fromEntries(counts), { markers: 1, sacct: 1 })
       ok(polled.every((j) => j.state === "TERMINATING" && j.termination?.exitCode === 7))
       yield* Effect.forEach(polled, Lrms.free, { concurrency: 16, discard: true })
     })
@@ -268,3 +272,145 @@ test("bad configuration is a ConfigurationError naming the field", async () => {
   )
   ok(newline.message.includes("extraDirectives"), newline.message)
 })
+
+/** Polls a job until `done` holds (at most 60 s), through the library. */
+const pollUntil = (job0: Job.Job, done: (job: Job.Job) => boolean) =>
+  Effect.gen(function* () {
+    let job = job0
+    for (let i = 0; i < 240 && !done(job); i++) {
+      ok(!RunState.isDone(job.state), `job ${job.id} ended as ${job.state} first`)
+      yield* Effect.sleep("250 millis")
+      job = yield* Lrms.updateJobState(job)
+    }
+    ok(done(job), `job ${job.id} is still ${job.state}`)
+    return job
+  })
+
+/** A requeued job waits 2 minutes (BeginTime) before it may run again: let it run now. */
+const startNow = (id: string) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 40; i++) {
+      const state = (yield* native("squeue", ["-h", "-t", "all", "-j", id, "-o", "%T"])).trim()
+      if (state === "PENDING") {
+        yield* native("scontrol", ["update", `JobId=${id}`, "StartTime=now"])
+        return
+      }
+      yield* Effect.sleep("250 millis")
+    }
+    throw new Error(`job ${id} did not get back to PENDING`)
+  })
+
+/** Runs a second time (SLURM_RESTART_COUNT ≥ 1) to its end, exit 3; sleeps the first time. */
+const secondRunExits3 = app({
+  arguments: [
+    "sh",
+    "-c",
+    'if [ "${SLURM_RESTART_COUNT:-0}" -ge 1 ]; then echo "run $SLURM_RESTART_COUNT"; exit 3; fi; ' +
+    "echo first; sleep 120",
+  ],
+  stdout: "out.txt",
+})
+
+test("requeue = true: a job requeued by scontrol is SUBMITTED again, the same Job, followed to its real end", () =>
+  runTest(withSlurm(() =>
+    Effect.gen(function* () {
+      const job = yield* Lrms.submitJob(yield* secondRunExits3)
+      const running = yield* pollUntil(job, (j) => j.state === "RUNNING")
+      const said = yield* native("scontrol", ["requeue", job.nativeId!])
+      strictEqual(said.trim(), "")
+      const requeued = yield* pollUntil(running, (j) => j.state === "SUBMITTED")
+      strictEqual(requeued.id, job.id)
+      strictEqual(requeued.nativeId, job.nativeId)
+      yield* startNow(job.nativeId!)
+      const done = yield* waitFor(requeued)
+      deepStrictEqual(done.termination, Termination.exited(3))
+      strictEqual(
+        Deno.readTextFileSync(`${done.remoteDir}/out.txt`).trim(),
+        "run 1",
+        "the second run's output",
+      )
+      yield* Lrms.free(done)
+    }), { requeue: true, queueStatInterval: "1 second" })))
+
+/** The preemption tests need the urgent partition and GPUs of slurm-up.sh. */
+const preemptTest = (name: string, fn: () => Promise<void>) =>
+  Deno.test({
+    name: `slurm: ${name}`,
+    ...slurmTest,
+    ...(slurm !== undefined && (slurm.preemptPartition === undefined || slurm.gpus === 0)
+      ? {
+        ignore: true,
+        name: `slurm: ${name} (no preempting partition or GPUs: rerun slurm-up.sh)`,
+      }
+      : {}),
+    fn,
+  })
+
+/**
+ * Preempts our job, which holds every GPU of the node: a job of the urgent partition asks for them.
+ * SLURM frees room by preempting running jobs of the lowest priority first (priority/basic: the
+ * latest submitted) until the urgent job fits: so it waits, first, until no job submitted after
+ * ours runs, and only ours can be chosen.
+ */
+const preempt = (ours: string) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 240; i++) {
+      const running = (yield* native("squeue", ["-h", "-t", "R,CG", "-o", "%A"])).split("\n")
+        .map((l) => l.trim()).filter((l) => /^\d+$/.test(l))
+      if (running.every((id) => Number(id) <= Number(ours))) break
+      yield* Effect.sleep("250 millis")
+    }
+    return yield* native("sbatch", [
+      `--partition=${slurm!.preemptPartition}`,
+      `--gpus=${slurm!.gpus}`,
+      "--output=/dev/null",
+      "--wrap",
+      "sleep 1",
+    ])
+  })
+
+preemptTest(
+  "preempted without requeue: PREEMPTED, RemoteKill with exit 75",
+  () =>
+    runTest(withSlurm(() =>
+      Effect.gen(function* () {
+        const job = yield* Lrms.submitJob(
+          yield* app({ arguments: ["sleep", "120"], gpusPerProcess: slurm!.gpus }),
+        )
+        yield* pollUntil(job, (j) => j.state === "RUNNING")
+        ok(/Submitted batch job \d+/.test(yield* preempt(job.nativeId!)))
+        const done = yield* waitFor(job)
+        deepStrictEqual(
+          done.termination,
+          Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL),
+        )
+        strictEqual((yield* sacctOf(job.nativeId!)).master[1], "PREEMPTED")
+        yield* Lrms.free(done)
+      }), { queueStatInterval: "1 second" })),
+)
+
+preemptTest(
+  "preempted with requeue = true: back in the queue, then its real end",
+  () =>
+    runTest(withSlurm(() =>
+      Effect.gen(function* () {
+        const job = yield* Lrms.submitJob(
+          yield* app({
+            arguments: [
+              "sh",
+              "-c",
+              'if [ "${SLURM_RESTART_COUNT:-0}" -ge 1 ]; then exit 3; fi; sleep 120',
+            ],
+            gpusPerProcess: slurm!.gpus,
+          }),
+        )
+        const running = yield* pollUntil(job, (j) => j.state === "RUNNING")
+        yield* preempt(job.nativeId!)
+        const requeued = yield* pollUntil(running, (j) => j.state === "SUBMITTED")
+        yield* startNow(job.nativeId!)
+        const done = yield* waitFor(requeued)
+        deepStrictEqual(done.termination, Termination.exited(3))
+        strictEqual(done.usage?.gpus, slurm!.gpus, "every GPU allocated")
+        yield* Lrms.free(done)
+      }), { requeue: true, queueStatInterval: "1 second" })),
+)

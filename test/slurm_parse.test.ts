@@ -1,14 +1,20 @@
 /**
  * SlurmParse: SLURM argvs and parsers (spec §2.2–§2.5, §4.3, vectors §4.8.1 and the recorded
- * outputs of a real SLURM 22.05).
+ * outputs of a real SLURM 22.05: test/data/vectors/recorded/vectors-slurm*.txt, and the arrays,
+ * requeue, preemption and parallel jobs of test/data/vectors/slurm/, recorded by
+ * test/services/slurm-record.sh); the dialect's sbatch for parallel shapes, requeue and arrays.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import fc from "fast-check"
+import * as SlurmDialect from "../backends/slurm/Slurm.ts"
 import * as Slurm from "../backends/slurm/SlurmParse.ts"
 import * as Application from "../src/Application.ts"
+import * as Resource from "../src/Resource.ts"
 import * as Termination from "../src/Termination.ts"
-import { type Block, gc3pie, recorded as recordedFiles } from "./_vectors.ts"
+import { type Block, gc3pie, parseBlocks, recorded as recordedFiles } from "./_vectors.ts"
 
 interface SlurmVector {
   readonly exit_code: number
@@ -48,6 +54,9 @@ const GC3PIE_SACCT_COLUMNS = [
 // =============================================================================
 
 const KiB = 1024
+
+/** The columns sacctArgv asked for before JobIDRaw and AllocTRES were added. */
+const OLD_SACCT_COLUMNS = Slurm.sacctColumns.filter((c) => c !== "JobIDRaw" && c !== "AllocTRES")
 
 Deno.test("vectors: every test_slurm entry is covered", async () => {
   const v = await vectors()
@@ -284,16 +293,19 @@ Deno.test("recorded: every squeue reply with %i and %T, rebuilt as ID^STATE^REAS
     const ours = toOurSqueue(format, b.output)
     const parsed = Slurm.parseSqueue(ours)
     const lines = ours === "" ? [] : ours.split("\n")
-    strictEqual(parsed.size, lines.length, b.cmd)
+    // a pending array's range (`9_[1-3]`) stands for each of its elements
+    const ids = lines.flatMap((l) => Slurm.expandArrayId(l.split("^")[0]!))
+    strictEqual(parsed.size, ids.length, b.cmd)
     for (const line of lines) {
-      const [id, native, reason] = line.split("^") as [string, string, string]
-      const r = parsed.get(id)
+      const [printed, native, reason] = line.split("^") as [string, string, string]
       const held = reason === "JobHeldUser"
-      deepStrictEqual(r, {
-        native,
-        reason,
-        state: held ? "STOPPED" : squeueStates[native],
-      }, `${b.cmd}: ${line}`)
+      for (const id of Slurm.expandArrayId(printed)) {
+        deepStrictEqual(parsed.get(id), {
+          native,
+          reason,
+          state: held ? "STOPPED" : squeueStates[native],
+        }, `${b.cmd}: ${line}`)
+      }
     }
     checked++
   }
@@ -306,7 +318,9 @@ Deno.test("recorded: squeue spot checks (held, arrays, finished jobs need --stat
   const p = Slurm.parseSqueue(toOurSqueue("%i %T %r", pending.output))
   strictEqual(p.get("11")?.state, "STOPPED") // JobHeldUser
   strictEqual(p.get("6")?.state, "SUBMITTED")
-  strictEqual(p.get("9_[1-3]")?.state, "SUBMITTED") // pending array kept as printed
+  // a pending array's range is expanded to its elements
+  deepStrictEqual(["9_1", "9_2", "9_3"].map((id) => p.get(id)?.state), Array(3).fill("SUBMITTED"))
+  strictEqual(p.get("9_[1-3]"), undefined)
   // Without -t all, a finished job prints nothing: hence --states=all in squeueArgv.
   const gone = find(blocks, "vectors-slurm.txt", "squeue -h -j 4 -o '%i %T'")
   strictEqual(gone.rc, 0)
@@ -520,6 +534,7 @@ Deno.test("durations and memory units", () => {
   // fractional figures are rounded only once, at the end
   const r = Slurm.parseSacct(
     "5|COMPLETED|0:0|00:00:01|00:00:01|2|||||\n5.0|COMPLETED|0:0||||0.5K|1.0001K|||\n",
+    OLD_SACCT_COLUMNS,
   ).get("5")!
   strictEqual(r.usage.maxUsedMemory, 512)
   strictEqual(r.usage.maxUsedVirtualMemory, Math.round(1.0001 * 1024))
@@ -527,14 +542,17 @@ Deno.test("durations and memory units", () => {
 
 Deno.test("sacct: signals, overrides, unreadable timestamps", () => {
   const line = (state: string, exit: string) => `9|${state}|${exit}|||||||Unknown|None`
-  const t = (state: string, exit = "0:0") => Slurm.parseSacct(line(state, exit)).get("9")
+  const t = (state: string, exit = "0:0") =>
+    Slurm.parseSacct(line(state, exit), OLD_SACCT_COLUMNS).get("9")
   deepStrictEqual(t("FAILED", "0:11")?.termination, Termination.signalled(11))
   deepStrictEqual(t("PREEMPTED")?.termination, Termination.signalled(122, 75))
   deepStrictEqual(t("DEADLINE")?.termination, Termination.signalled(122, 75))
   deepStrictEqual(t("BOOT_FAIL")?.termination, Termination.signalled(124, 75))
   deepStrictEqual(t("NODE_FAIL")?.termination, Termination.signalled(124, 75))
   strictEqual(t("SUSPENDED")?.state, "STOPPED")
-  strictEqual(t("REQUEUED")?.state, "UNKNOWN")
+  // requeued: back in the queue, to run again (not an end)
+  strictEqual(t("REQUEUED")?.state, "SUBMITTED")
+  strictEqual(t("REQUEUED")?.termination, undefined)
   strictEqual(t("COMPLETED", "garbage")?.termination, undefined)
   deepStrictEqual(t("COMPLETED")?.usage.extra, {})
 })
@@ -544,15 +562,17 @@ Deno.test("argvs: one comma-joined --jobs argument; odd ids refused", () => {
     "squeue",
     "--noheader",
     "--all",
+    "--array",
     "--states=all",
     "--jobs=1,2_3",
-    "--format=%i^%T^%r",
+    "--format=%i^%T^%r^%A",
   ])
   deepStrictEqual(Slurm.sacctArgv(["12", "13+0"]), [
     "sacct",
     "--noheader",
     "--parsable2",
-    "--format=JobID,State,ExitCode,Elapsed,TotalCPU,NCPUS,MaxRSS,MaxVMSize,Submit,Start,End",
+    "--format=JobID,State,ExitCode,Elapsed,TotalCPU,NCPUS,MaxRSS,MaxVMSize,Submit,Start,End," +
+    "AllocTRES,JobIDRaw",
     "--jobs=12,13+0",
   ])
   deepStrictEqual(Slurm.sacctEnv, { SLURM_TIME_FORMAT: "standard" })
@@ -744,4 +764,572 @@ Deno.test("sinfo: idle CPUs summed over distinct nodes", () => {
   strictEqual(Slurm.parseIdleCpus("vm^1/1/0/2\nvm^1/1/0/2\nn2^0/8/0/8\nbanner\n"), 9)
   strictEqual(Slurm.parseIdleCpus(""), undefined)
   strictEqual(Slurm.parseIdleCpus("garbage"), undefined)
+})
+
+// =============================================================================
+// Arrays, requeue and parallel jobs: outputs recorded by test/services/slurm-record.sh
+// =============================================================================
+
+/** The blocks of test/data/vectors/slurm/NAME by label (job ids change between recordings). */
+const slurmRecorded = async (name: string): Promise<ReadonlyMap<string, Block>> => {
+  const url = new URL(`./data/vectors/slurm/${name}`, import.meta.url)
+  const blocks = parseBlocks(name, await Deno.readTextFile(url))
+  const out = new Map<string, Block>()
+  for (const b of blocks) if (b.label !== undefined && !out.has(b.label)) out.set(b.label, b)
+  return out
+}
+
+const labelled = (blocks: ReadonlyMap<string, Block>, label: string): Block => {
+  const b = blocks.get(label)
+  ok(b !== undefined, `no "=== ${label} ===" block`)
+  return b
+}
+
+/** The id `sbatch` printed in a recorded submission. */
+const submittedId = (b: Block): string => {
+  const id = Slurm.parseSbatchJobId(b.output)
+  ok(id !== undefined, `${b.label}: no job id in ${b.output}`)
+  return id
+}
+
+const stateOf = (reply: Block, ids: ReadonlyArray<string> = []) => {
+  const r = SlurmDialect.parseStatReply({
+    exitCode: reply.rc ?? 0,
+    stdout: reply.output,
+    stderr: "",
+  }, ids)
+  ok(r._tag === "Listed", `${reply.label}: ${JSON.stringify(r)}`)
+  return r.jobs
+}
+
+const RemoteKill = Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL)
+
+Deno.test("arrays (recorded): the limit from scontrol show config, the array id from sbatch", async () => {
+  const v = await slurmRecorded("arrays.txt")
+  const config = labelled(v, "limit: scontrol show config")
+  strictEqual(Slurm.parseMaxArraySize(config.output), 10001)
+  strictEqual(Slurm.parseMaxArraySize(labelled(v, "limit: MaxArraySize").output), 10001)
+  strictEqual(Slurm.parseMaxArraySize("MaxJobCount = 20000\n"), undefined)
+  const arrays = SlurmDialect.arraySupport(1000)
+  deepStrictEqual(arrays.limit?.argv, ["scontrol", "show", "config"])
+  strictEqual(arrays.limit?.parse({ exitCode: 0, stdout: config.output, stderr: "" }), 10001)
+  strictEqual(arrays.limit?.parse({ exitCode: 1, stdout: "", stderr: "down" }), undefined)
+  strictEqual(arrays.maxSize, 1000)
+  strictEqual(arrays.firstIndex, 0)
+  strictEqual(arrays.indexVariable, "SLURM_ARRAY_TASK_ID")
+  strictEqual(arrays.elementId("123", 4), "123_4")
+  ok(
+    /^\d+$/.test(
+      submittedId(labelled(v, "submit: held array of 4, elements exit with their index")),
+    ),
+  )
+  const tooBig = labelled(v, "refused: array larger than MaxArraySize")
+  strictEqual(tooBig.rc, 1)
+  ok(tooBig.output.includes("Invalid job array specification"), tooBig.output)
+  strictEqual(Slurm.sbatchRetryable(tooBig.output), false)
+})
+
+Deno.test("arrays (recorded): squeue keys each element as 123_4, held, pending ranges expanded", async () => {
+  const v = await slurmRecorded("arrays.txt")
+  const a = submittedId(labelled(v, "submit: held array of 4, elements exit with their index"))
+  const el = (i: number) => `${a}_${i}`
+  const all = [0, 1, 2, 3].map(el)
+  for (const label of ["held: squeue without --array", "held: squeue --array"]) {
+    const jobs = stateOf(labelled(v, label))
+    deepStrictEqual([...jobs.keys()].sort(), all, label)
+    for (const id of all) {
+      deepStrictEqual(jobs.get(id), { state: "STOPPED", native: "PENDING", reason: "JobHeldUser" })
+    }
+  }
+  // asked for two elements: exactly those two, with --array or from the range `a_[1,3]`
+  for (
+    const label of [
+      "held: squeue --array, two elements",
+      "held: squeue without --array, two elements",
+    ]
+  ) {
+    deepStrictEqual([...stateOf(labelled(v, label)).keys()].sort(), [el(1), el(3)], label)
+  }
+  const ended = stateOf(labelled(v, "ended: squeue --array"))
+  deepStrictEqual(ended.get(el(0))?.termination, Termination.exited(0))
+  for (const i of [1, 2, 3]) {
+    strictEqual(ended.get(el(i))?.state, "TERMINATING")
+    strictEqual(ended.get(el(i))?.native, "FAILED")
+    strictEqual(ended.get(el(i))?.termination, undefined, "FAILED: sacct tells the exit code")
+  }
+  // an element asked for by its raw id (%A) is keyed by that id too
+  const byRaw = labelled(v, "ended: squeue --array, an element by its raw id")
+  const raw = /--jobs=(\d+)$/.exec(byRaw.cmd)![1]!
+  const jobs = stateOf(byRaw, [raw])
+  strictEqual(jobs.get(raw)?.native, "COMPLETED")
+  strictEqual(jobs.get(el(0))?.native, "COMPLETED")
+  strictEqual(stateOf(byRaw).get(raw), undefined, "not unless asked for")
+})
+
+Deno.test("arrays (recorded): a throttled array's range, cancelled elements", async () => {
+  const v = await slurmRecorded("arrays.txt")
+  const b = submittedId(labelled(v, "submit: throttled array of 6, 2 at once"))
+  const el = (i: number) => `${b}_${i}`
+  for (const label of ["throttled: squeue without --array", "throttled: squeue --array"]) {
+    const jobs = stateOf(labelled(v, label))
+    deepStrictEqual([...jobs.keys()].sort(), [0, 1, 2, 3, 4, 5].map(el), label)
+    for (const i of [0, 1]) strictEqual(jobs.get(el(i))?.state, "RUNNING")
+    for (const i of [2, 3, 4, 5]) {
+      deepStrictEqual(jobs.get(el(i)), {
+        state: "SUBMITTED",
+        native: "PENDING",
+        reason: "JobArrayTaskLimit",
+      })
+    }
+  }
+  const cancel = labelled(v, "throttled: scancel a running and two pending elements")
+  deepStrictEqual(Slurm.scancelArgv([el(0), el(4), el(5)]), cancel.cmd.split(" "))
+  strictEqual(cancel.rc, 0)
+  const after = stateOf(labelled(v, "throttled: squeue --array after scancel"))
+  deepStrictEqual(after.get(el(0))?.termination, RemoteKill)
+  // elements cancelled while pending leave the queue at once (and sacct never lists them)
+  strictEqual(after.get(el(4)), undefined)
+  strictEqual(after.get(el(5)), undefined)
+  const acct = Slurm.parseSacct(labelled(v, "throttled: sacct after scancel").output)
+  deepStrictEqual([...acct.keys()].sort(), [0, 1, 2, 3].map(el))
+  for (const [id, r] of acct) {
+    strictEqual(r.native, "CANCELLED", id)
+    deepStrictEqual(r.termination, RemoteKill, id)
+  }
+  strictEqual(labelled(v, "refused: scancel of an element that never was").rc, 0)
+})
+
+Deno.test("arrays (recorded): sacct keys elements by JobID, not JobIDRaw; steps are no jobs", async () => {
+  const v = await slurmRecorded("arrays.txt")
+  const a = submittedId(labelled(v, "submit: held array of 4, elements exit with their index"))
+  const el = (i: number) => `${a}_${i}`
+  // the pending array is one range record in accounting: each element is pending
+  const held = Slurm.parseSacct(labelled(v, "held: sacct of the array").output)
+  deepStrictEqual([...held.keys()].sort(), [0, 1, 2, 3].map(el))
+  for (const r of held.values()) {
+    strictEqual(r.state, "SUBMITTED")
+    strictEqual(r.termination, undefined)
+  }
+  strictEqual(Slurm.parseSacct(labelled(v, "held: sacct of an element").output).size, 0)
+  const ended = Slurm.parseSacct(labelled(v, "ended: sacct of the elements").output)
+  deepStrictEqual([...ended.keys()].sort(), [0, 1, 2, 3].map(el))
+  for (const i of [0, 1, 2, 3]) {
+    const r = ended.get(el(i))!
+    deepStrictEqual(r.termination, Termination.exited(i), el(i))
+    strictEqual(r.state, "TERMINATING")
+    strictEqual(r.usage.cores, 1)
+    strictEqual(r.usage.gpus, undefined, "no GPU in AllocTRES")
+    ok((r.usage.maxUsedMemory ?? 0) > 0, "MaxRSS of the .batch step")
+  }
+  const rawBlock = labelled(v, "ended: sacct JobID and JobIDRaw")
+  const columns = ["JobID", "JobIDRaw", "State", "ExitCode"]
+  const raws = rawBlock.output.split("\n").filter((l) => !l.includes(".")).map((l) => l.split("|"))
+  strictEqual(raws.length, 4)
+  ok(raws.some(([id, raw]) => id !== `${raw}` && id!.startsWith(`${a}_`)), "raw ids differ")
+  deepStrictEqual(
+    [...Slurm.parseSacct(rawBlock.output, columns).keys()].sort(),
+    [0, 1, 2, 3].map(el),
+  )
+  // asked for by a raw id: keyed by it too
+  const [id1, raw1] = raws[1]!
+  deepStrictEqual(
+    Slurm.parseSacct(rawBlock.output, columns, [raw1!]).get(raw1!)?.native,
+    Slurm.parseSacct(rawBlock.output, columns).get(id1!)?.native,
+  )
+  const byRaw = labelled(v, "ended: sacct, an element by its raw id")
+  const raw = /--jobs=(\d+)$/.exec(byRaw.cmd)![1]!
+  deepStrictEqual(
+    Slurm.parseSacct(byRaw.output, Slurm.sacctColumns, [raw]).get(raw)?.termination,
+    Termination.exited(0),
+  )
+})
+
+Deno.test("arrays (recorded): an array's tag maps to its array id, whatever its elements print", async () => {
+  const v = await slurmRecorded("arrays.txt")
+  const a = submittedId(labelled(v, "submit: held array of 4, elements exit with their index"))
+  const tag = /--chdir=\S*\/job\.([^/\s]+)/.exec(
+    labelled(v, "submit: held array of 4, elements exit with their index").cmd,
+  )![1]!
+  ok(tag.startsWith("array-"), tag)
+  const held = labelled(v, "held: tags")
+  ok(held.output.includes(`${a}_[0-3]^`), "the held array is one range line")
+  strictEqual(Slurm.parseTaggedJobs(held.output).get(tag), a)
+  const running = labelled(v, "throttled: tags")
+  ok(running.output.includes(`${a}_0^`), "the ended elements are one line each")
+  strictEqual(Slurm.parseTaggedJobs(running.output).get(tag), a)
+  for (const id of Slurm.parseTaggedJobs(running.output).values()) ok(/^\d+$/.test(id), id)
+})
+
+Deno.test("array ids: ranges expanded, the array id of an element", () => {
+  deepStrictEqual(Slurm.expandArrayId("123_[1-3,5%2]"), ["123_1", "123_2", "123_3", "123_5"])
+  deepStrictEqual(Slurm.expandArrayId("123_[0-3]"), ["123_0", "123_1", "123_2", "123_3"])
+  deepStrictEqual(Slurm.expandArrayId("123_[7]"), ["123_7"])
+  deepStrictEqual(Slurm.expandArrayId("123_4"), ["123_4"])
+  deepStrictEqual(Slurm.expandArrayId("123"), ["123"])
+  deepStrictEqual(Slurm.expandArrayId("123_[3-1]"), ["123_[3-1]"], "unreadable: as printed")
+  deepStrictEqual(Slurm.expandArrayId("123_[0-99999999]"), ["123_[0-99999999]"], "too large")
+  strictEqual(Slurm.arrayIdOf("123_4"), "123")
+  strictEqual(Slurm.arrayIdOf("123_[1-3]"), "123")
+  strictEqual(Slurm.arrayIdOf("123+0"), "123+0")
+  strictEqual(Slurm.elementId("123", 0), "123_0")
+  // a range in sacct stands for the elements that have no record of their own
+  const cols = ["JobID", "State", "ExitCode"]
+  const acct = Slurm.parseSacct("9_0|COMPLETED|0:0\n9_[0-2%1]|CANCELLED by 0|0:0\n", cols)
+  strictEqual(acct.get("9_0")?.native, "COMPLETED")
+  strictEqual(acct.get("9_1")?.native, "CANCELLED")
+  strictEqual(acct.get("9_2")?.native, "CANCELLED")
+  strictEqual(acct.get("9_[0-2%1]"), undefined)
+})
+
+Deno.test("requeue (recorded): a requeued job is SUBMITTED again, not ended; held after it, STOPPED", async () => {
+  const v = await slurmRecorded("requeue.txt")
+  const r = submittedId(labelled(v, "submit: --requeue"))
+  const st = (label: string) => stateOf(labelled(v, label)).get(r)
+  strictEqual(st("running: squeue")?.state, "RUNNING")
+  // right after `scontrol requeue` the job is COMPLETING, then PENDING (BeginTime) again
+  deepStrictEqual(st("requeued: squeue at once"), {
+    state: "RUNNING",
+    native: "COMPLETING",
+  })
+  deepStrictEqual(st("requeued: squeue once pending"), {
+    state: "SUBMITTED",
+    native: "PENDING",
+    reason: "BeginTime",
+  })
+  strictEqual(st("running again: squeue")?.state, "RUNNING")
+  // accounting: the run that was requeued is REQUEUED, no end
+  const acct = Slurm.parseSacct(labelled(v, "requeued: sacct").output).get(r)
+  strictEqual(acct?.native, "REQUEUED")
+  strictEqual(acct?.state, "SUBMITTED")
+  strictEqual(acct?.termination, undefined)
+  // with --duplicates, the last record is the current run
+  const dup = Slurm.parseSacct(labelled(v, "running again: sacct --duplicates").output).get(r)
+  ok(dup !== undefined && dup.state !== "TERMINATING", JSON.stringify(dup))
+  // requeuehold: COMPLETING, then PENDING "job requeued in held state": STOPPED
+  strictEqual(st("requeue-held: squeue at once")?.state, "RUNNING")
+  deepStrictEqual(st("requeue-held: squeue"), {
+    state: "STOPPED",
+    native: "PENDING",
+    reason: "job requeued in held state",
+  })
+  const cancelled = st("requeue-held: squeue after scancel")
+  strictEqual(cancelled?.state, "TERMINATING")
+  deepStrictEqual(cancelled?.termination, RemoteKill)
+  // with --duplicates, one master record per run: the last one tells (a job cancelled while
+  // requeue-held gets its CANCELLED record late: REQUEUED until then, seen in an earlier recording)
+  const runs = labelled(v, "requeue-held: sacct after scancel").output.split("\n")
+    .filter((l) => l.startsWith(`${r}|`))
+  ok(runs.length >= 2, "a REQUEUED record per requeue")
+  const last = Slurm.parseSacct(labelled(v, "requeue-held: sacct after scancel").output).get(r)
+  strictEqual(last?.native, runs.at(-1)!.split("|")[1]!.split(" ")[0])
+  strictEqual(last?.state, last?.native === "REQUEUED" ? "SUBMITTED" : "TERMINATING")
+  ok(labelled(v, "output of every run").output.includes("DUE TO JOB REQUEUE"))
+  const refused = labelled(v, "refused: scontrol requeue of a --no-requeue job")
+  ok(refused.output.includes("Requested operation is presently disabled"), refused.output)
+})
+
+Deno.test("preemption (recorded): requeued with --requeue, PREEMPTED (RemoteKill) without; GPUs allocated", async () => {
+  const v = await slurmRecorded("requeue.txt")
+  const p1 = submittedId(labelled(v, "submit: --requeue, every GPU"))
+  strictEqual(
+    stateOf(labelled(v, "preempted, requeued: squeue 1 s later")).get(p1)?.state,
+    "RUNNING",
+  )
+  deepStrictEqual(stateOf(labelled(v, "preempted, requeued: squeue once pending")).get(p1), {
+    state: "SUBMITTED",
+    native: "PENDING",
+    reason: "BeginTime",
+  })
+  // sacct says PREEMPTED even while the requeued job waits: accounting is asked only for jobs
+  // squeue no longer lists
+  strictEqual(
+    Slurm.parseSacct(labelled(v, "preempted, requeued: sacct").output).get(p1)?.native,
+    "PREEMPTED",
+  )
+  const p2 = submittedId(labelled(v, "submit: --no-requeue, every GPU"))
+  const ended = stateOf(labelled(v, "preempted, ended: squeue")).get(p2)
+  strictEqual(ended?.native, "PREEMPTED")
+  strictEqual(ended?.state, "TERMINATING")
+  deepStrictEqual(ended?.termination, RemoteKill)
+  const acct = Slurm.parseSacct(labelled(v, "preempted, ended: sacct").output).get(p2)
+  deepStrictEqual(acct?.termination, RemoteKill)
+  strictEqual(acct?.usage.gpus, 4, "--gpus=4: gres/gpu=4 in AllocTRES")
+})
+
+Deno.test("mapState: every SLURM job state maps to a clear run state", () => {
+  const want: Record<string, string> = {
+    PENDING: "SUBMITTED",
+    CONFIGURING: "SUBMITTED",
+    REQUEUED: "SUBMITTED",
+    REQUEUE_FED: "SUBMITTED",
+    RUNNING: "RUNNING",
+    COMPLETING: "RUNNING",
+    RESIZING: "RUNNING",
+    SIGNALING: "RUNNING",
+    STAGE_OUT: "RUNNING",
+    SUSPENDED: "STOPPED",
+    STOPPED: "STOPPED",
+    REQUEUE_HOLD: "STOPPED",
+    SPECIAL_EXIT: "STOPPED",
+    RESV_DEL_HOLD: "STOPPED",
+    BOOT_FAIL: "TERMINATING",
+    CANCELLED: "TERMINATING",
+    COMPLETED: "TERMINATING",
+    DEADLINE: "TERMINATING",
+    FAILED: "TERMINATING",
+    NODE_FAIL: "TERMINATING",
+    OUT_OF_MEMORY: "TERMINATING",
+    PREEMPTED: "TERMINATING",
+    REVOKED: "TERMINATING",
+    TIMEOUT: "TERMINATING",
+    WHATEVER: "UNKNOWN",
+  }
+  for (const [native, state] of Object.entries(want)) {
+    strictEqual(Slurm.mapState(native), state, native)
+  }
+  strictEqual(Slurm.mapState("PENDING", "JobHeldAdmin"), "STOPPED")
+  strictEqual(Slurm.mapState("PENDING", "job_requeued_in_held_state"), "STOPPED")
+  deepStrictEqual(Slurm.terminationOfState("REVOKED"), Termination.signalled(124, 75))
+  deepStrictEqual(Slurm.terminationOfState("BOOT_FAIL"), Termination.signalled(124, 75))
+  deepStrictEqual(Slurm.terminationOfState("PREEMPTED"), RemoteKill)
+})
+
+Deno.test("parallel (recorded): sbatch refuses what no node can run; GPUs allocated from AllocTRES", async () => {
+  const v = await slurmRecorded("parallel.txt")
+  for (
+    const label of [
+      "refused: 2 nodes on the 1-node cluster",
+      "refused: more tasks than the node has CPUs",
+      "refused: more GPUs than the node has",
+    ]
+  ) {
+    const b = labelled(v, label)
+    strictEqual(b.rc, 1, label)
+    ok(b.output.includes("Batch job submission failed"), b.output)
+    strictEqual(Slurm.sbatchRetryable(b.output), false, label)
+  }
+  ok(
+    labelled(v, "refused: 2 nodes on the 1-node cluster").output.includes(
+      "Node count specification invalid",
+    ),
+  )
+  const [s, m, g, x] = [
+    "submit: 4 ranks under srun",
+    "submit: 4 ranks under mpirun",
+    "submit: 2 tasks x 2 cores x 1 GPU",
+    "submit: exclusive",
+  ].map((l) => submittedId(labelled(v, l)))
+  const acct = Slurm.parseSacct(labelled(v, "ended: sacct").output)
+  strictEqual(acct.get(s!)?.usage.cores, 4)
+  strictEqual(acct.get(s!)?.usage.gpus, undefined)
+  strictEqual(acct.get(m!)?.usage.cores, 4)
+  strictEqual(acct.get(g!)?.usage.gpus, 2, "2 tasks × --gpus-per-task=1")
+  strictEqual(acct.get(g!)?.usage.cores, 4)
+  // --exclusive takes the whole node: every GPU is allocated, though none was asked for
+  strictEqual(acct.get(x!)?.usage.gpus, 4)
+  strictEqual(acct.get(x!)?.usage.cores, 8)
+  const tres = labelled(v, "ended: sacct AllocTRES vs ReqTRES").output.split("\n")
+    .map((l) => l.split("|")).find(([id]) => id === x)!
+  strictEqual(Slurm.parseTresGpus(tres[2]!), 4, "AllocTRES")
+  strictEqual(Slurm.parseTresGpus(tres[3]!), undefined, "ReqTRES asked for none")
+  deepStrictEqual(
+    labelled(v, "ended: outputs").output.split("\n").filter((l) => l.startsWith("rank")),
+    [
+      "rank 0",
+      "rank 1",
+      "rank 2",
+      "rank 3",
+      "rank 0",
+      "rank 1",
+      "rank 2",
+      "rank 3",
+      "rank 0 gpus 0 threads 2",
+      "rank 1 gpus 1 threads 2",
+    ],
+  )
+})
+
+Deno.test("parseTresGpus: the gres/gpu total, else the typed counts", () => {
+  strictEqual(Slurm.parseTresGpus("billing=4,cpu=4,gres/gpu=2,mem=1G,node=1"), 2)
+  strictEqual(Slurm.parseTresGpus("cpu=4,gres/gpu:a100=2,gres/gpu:v100=1"), 3)
+  strictEqual(Slurm.parseTresGpus("cpu=4,gres/gpu=3,gres/gpu:a100=3"), 3)
+  strictEqual(Slurm.parseTresGpus("cpu=4,gres/gpu=0"), 0)
+  strictEqual(Slurm.parseTresGpus("cpu=4,mem=1G,gres/gpumem=4G"), undefined)
+  strictEqual(Slurm.parseTresGpus(""), undefined)
+})
+
+// =============================================================================
+// The dialect's sbatch: shape, requeue, arrays
+// =============================================================================
+
+const slurmConfig = (extra: Partial<SlurmDialect.SlurmConfigInput> = {}) =>
+  Schema.decodeUnknownSync(SlurmDialect.SlurmConfig)({
+    name: "c",
+    architecture: "x86_64",
+    maxCores: 64,
+    maxMemoryPerCore: "4 GiB",
+    maxWalltime: "1 day",
+    ...extra,
+  })
+
+const submitArgv = (
+  input: Application.ApplicationInput,
+  extra: Partial<SlurmDialect.SlurmConfigInput> = {},
+  array?: { size: number; throttle?: number },
+) => {
+  const config = slurmConfig(extra)
+  const app = Effect.runSync(Application.make(input))
+  const d = SlurmDialect.dialect(config)
+  const problem = d.validate?.(app)
+  if (problem !== undefined) return problem
+  return d.submit({
+    app,
+    resource: Resource.make("slurm", config),
+    jobDir: "/s/job.1",
+    scriptPath: "/s/job.1/.lrms/job.sh",
+    schedulerOutput: "/s/job.1/.lrms/scheduler.out",
+    schedulerError: "/s/job.1/.lrms/scheduler.err",
+    ...(array !== undefined ? { array } : {}),
+  }).argv
+}
+
+/** The options of an argv between the fixed head and `--export`. */
+const middle = (argv: ReadonlyArray<string> | string) => {
+  ok(typeof argv !== "string", String(argv))
+  return argv.slice(
+    argv.indexOf("--chdir=/s/job.1") + 3,
+    argv.findIndex((a) => a.startsWith("--export=")),
+  )
+}
+
+Deno.test("sbatch: a GC3Pie-style job keeps one task on one node; requeue and arrays", () => {
+  deepStrictEqual(
+    middle(submitArgv({ arguments: ["x"], requestedCores: 4, requestedMemory: "1 GiB" })),
+    [
+      "--no-requeue",
+      "--nodes=1",
+      "--ntasks=1",
+      "--cpus-per-task=4",
+      "--mem=1024M",
+    ],
+  )
+  const config = slurmConfig()
+  strictEqual(config.requeue, false)
+  strictEqual(config.maxArraySize, 1000)
+  strictEqual(config.gpuRequest, "gpus-per-task")
+  strictEqual(SlurmDialect.dialect(config).arrays?.maxSize, 1000)
+  strictEqual(SlurmDialect.dialect(slurmConfig({ maxArraySize: 5000 })).arrays?.maxSize, 5000)
+  deepStrictEqual(middle(submitArgv({ arguments: ["x"] }, { requeue: true })).slice(0, 2), [
+    "--open-mode=append",
+    "--requeue",
+  ])
+  const arr = submitArgv({ arguments: ["x"] }, {}, { size: 10, throttle: 3 })
+  ok(typeof arr !== "string")
+  deepStrictEqual(arr.slice(-2), ["--array=0-9%3", "/s/job.1/.lrms/job.sh"])
+  ok(arr.includes("--open-mode=append"), "every element appends to SLURM's own output")
+  deepStrictEqual(
+    (submitArgv({ arguments: ["x"] }, {}, { size: 1 }) as ReadonlyArray<string>).at(-2),
+    "--array=0-0",
+  )
+})
+
+Deno.test("sbatch: the parallel shape maps to --nodes/--ntasks/--ntasks-per-node/--cpus-per-task/--gpus-per-task/--exclusive", () => {
+  // srun and MPI spread the ranks: SLURM chooses the nodes unless they are given
+  deepStrictEqual(middle(submitArgv({ arguments: ["x"], processes: 4, launcher: "srun" })), [
+    "--no-requeue",
+    "--ntasks=4",
+    "--cpus-per-task=1",
+  ])
+  // single and multiple start everything on the first node: one node
+  deepStrictEqual(
+    middle(submitArgv({ arguments: ["x"], processes: 4, launcher: "multiple" })).slice(1, 3),
+    [
+      "--nodes=1",
+      "--ntasks=4",
+    ],
+  )
+  deepStrictEqual(middle(submitArgv({ arguments: ["x"], processes: 4 })).slice(1, 3), [
+    "--nodes=1",
+    "--ntasks=4",
+  ])
+  // the resource's default launcher counts
+  deepStrictEqual(
+    middle(submitArgv({ arguments: ["x"], processes: 4 }, { launcher: "mpirun" })).slice(1, 2),
+    [
+      "--ntasks=4",
+    ],
+  )
+  deepStrictEqual(
+    middle(submitArgv({
+      arguments: ["x"],
+      nodes: 2,
+      processesPerNode: 4,
+      coresPerProcess: 2,
+      gpusPerProcess: 1,
+      exclusive: true,
+      launcher: "mpirun",
+      requestedMemory: "16 GiB",
+    })),
+    [
+      "--no-requeue",
+      "--nodes=2",
+      "--ntasks=8",
+      "--ntasks-per-node=4",
+      "--cpus-per-task=2",
+      "--gpus-per-task=1",
+      "--exclusive",
+      // --mem counts per node: 16 GiB over 16 cores
+      "--mem-per-cpu=1024M",
+    ],
+  )
+})
+
+Deno.test("sbatch: gpuRequest = gres asks the GPUs of a node; validate refuses what cannot be said", () => {
+  const gres = { gpuRequest: "gres" as const }
+  deepStrictEqual(
+    middle(submitArgv({ arguments: ["x"], nodes: 1, processes: 2, gpusPerProcess: 2 }, gres)).slice(
+      -1,
+    ),
+    ["--gres=gpu:4"],
+  )
+  deepStrictEqual(
+    middle(
+      submitArgv({
+        arguments: ["x"],
+        nodes: 2,
+        processesPerNode: 3,
+        gpusPerProcess: 1,
+        launcher: "srun",
+      }, gres),
+    )
+      .slice(-1),
+    ["--gres=gpu:3"],
+  )
+  const unknown = submitArgv({
+    arguments: ["x"],
+    processes: 4,
+    gpusPerProcess: 1,
+    launcher: "srun",
+  }, gres)
+  strictEqual(typeof unknown, "string")
+  ok(
+    String(unknown).includes("processesPerNode") && String(unknown).includes("gpuRequest"),
+    String(unknown),
+  )
+  const both = submitArgv({ arguments: ["x"], gpusPerProcess: 1 }, { gpus: "2" })
+  ok(
+    typeof both === "string" && both.startsWith("gpusPerProcess:") && both.includes("gpus"),
+    String(both),
+  )
+  const gresToo = submitArgv({ arguments: ["x"], nodes: 1, gpusPerProcess: 1 }, {
+    ...gres,
+    gres: "gpu:1",
+  })
+  ok(typeof gresToo === "string" && gresToo.includes("setting gres"), String(gresToo))
+  // with gpus-per-task, a site-wide gres (a license, a disk) is kept beside it
+  const site = submitArgv({ arguments: ["x"], gpusPerProcess: 1 }, { gres: "tmpdisk:10" })
+  ok(
+    typeof site !== "string" && site.includes("--gpus-per-task=1") &&
+      site.includes("--gres=tmpdisk:10"),
+  )
 })

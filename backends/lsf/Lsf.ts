@@ -5,9 +5,18 @@
  *
  * - Submit: `bsub -J <name> -cwd <job dir> -oo/-eo <private files>` (OpenLava, which has none of
  *   these: `-o`/`-e`, and the job script changes to the job directory, where `bsub` runs),
- *   `-n N -R span[hosts=1]` for several cores, `-R rusage[mem=<MB>]`, `-W H:MM`, `-q`, `-P`, the
+ *   the parallel shape (`-n <slots>`, `-R span[hosts=1]` or `span[ptile=…]`, `-gpu "num=…"`,
+ *   `-x`; see `LsfParse`), `-R rusage[mem=<MB>]`, `-W H:MM`, `-r` (`requeue`), `-q`, `-P`, the
  *   job script as the command (relative to the job directory and shell-quoted: LSF has a shell
- *   run the command line). The job's own streams are redirected by the script.
+ *   run the command line). The job's own streams are redirected by the script. OpenLava has no
+ *   `-gpu`: a job with GPUs is refused there by `validate`.
+ * - Arrays: `-J "name[1-N]%throttle"` (index `LSB_JOBINDEX`, from 1); the array's id is the one
+ *   `bsub` prints, an element's `123[4]`, which `bjobs`, `bhist`, `bacct` and `bkill` take and
+ *   print (`Job <123[4]>`, OpenLava `Job Id <123[4]>`). The limit is `MAX_JOB_ARRAY_SIZE` from
+ *   `bparams -l`, else `maxArraySize` (default 1000, LSF's default).
+ * - Requeue: a requeued job (`brequeue`, `REQUEUE_EXIT_VALUES`, a failed host with `-r`) is
+ *   `PEND` again (`SUBMITTED`) and followed to its real end; `bhist -l`'s ends of its earlier
+ *   runs are not read as its end. `PSUSP`, `USUSP`, `SSUSP` are `STOPPED`.
  * - State: one `bjobs -a -l` for every job polled in the same moment; a `DONE` or `EXIT` job
  *   brings its end and usage with it (exit code, signal, `TERM_*` reasons, OpenLava's 128+N read
  *   with its run limit: see `LsfParse`). A job `bjobs` has forgotten (`Job <N> is not found`) is
@@ -19,6 +28,7 @@
  * @module
  */
 import * as Schema from "effect/Schema"
+import * as Application from "../../src/Application.ts"
 import * as Batch from "../batch/Batch.ts"
 import { type Dialect, type Reply, type StatRecord, tagLister } from "../batch/Dialect.ts"
 import { failureMessage, firstReplyFailed, submitOptions, Word } from "../batch/internal/dialect.ts"
@@ -28,8 +38,9 @@ const BACKEND = "lsf"
 
 /**
  * The configuration of an LSF resource: the shared static attributes and batch fields, command
- * overrides (`bsub`, `bjobs`, `bacct`, `bhist`, `bkill`, `lshosts`, `bhosts`), the variant
- * (`flavour`: `lsf`, the default, or `openlava`), `queue` and `project`.
+ * overrides (`bsub`, `bjobs`, `bacct`, `bhist`, `bkill`, `lshosts`, `bhosts`, `bparams`), the
+ * variant (`flavour`: `lsf`, the default, or `openlava`), `queue`, `project`, `requeue`
+ * (default false) and `maxArraySize`.
  *
  * @since 0.1.0
  * @category models
@@ -37,13 +48,17 @@ const BACKEND = "lsf"
 export class LsfConfig extends Schema.Class<LsfConfig>("LsfConfig")({
   ...Batch.BatchConfigFields,
   commands: Schema.optional(
-    Batch.Commands(["bsub", "bjobs", "bacct", "bhist", "bkill", "lshosts", "bhosts"]),
+    Batch.Commands(["bsub", "bjobs", "bacct", "bhist", "bkill", "lshosts", "bhosts", "bparams"]),
   ),
   flavour: Schema.optionalWith(Schema.Literal("lsf", "openlava"), {
     default: () => "lsf" as const,
   }),
   queue: Schema.optional(Word),
   project: Schema.optional(Word),
+  /** Whether LSF may run a job again (`bsub -r`) after its host failed. */
+  requeue: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** The most elements of one array when `bparams -l` cannot tell (default 1000). */
+  maxArraySize: Schema.optional(Schema.Int.pipe(Schema.positive())),
 }) {}
 
 /**
@@ -107,6 +122,20 @@ const status = (flavour: LsfParse.Flavour): Dialect["status"] => ({
 })
 
 /**
+ * What an LSF configuration cannot express: GPUs on OpenLava, which has no `bsub -gpu`.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const validate = (config: LsfConfig, app: Application.Application): string | undefined => {
+  const gpus = Application.shape(app).gpusPerProcess
+  return config.flavour === "openlava" && gpus > 0
+    ? `gpusPerProcess: OpenLava has no GPU requests (bsub -gpu); this job asks for ${gpus} ` +
+      `GPU(s) per process`
+    : undefined
+}
+
+/**
  * The LSF dialect for a decoded configuration.
  *
  * @since 0.1.0
@@ -115,17 +144,31 @@ const status = (flavour: LsfParse.Flavour): Dialect["status"] => ({
 export const dialect = (config: LsfConfig): Dialect => ({
   name: BACKEND,
   maxIds: 200,
+  validate: (app) => validate(config, app),
   submit: (spec) => ({
     argv: LsfParse.bsubArgv({
       ...submitOptions(spec),
+      shape: Application.shape(spec.app),
       workdir: spec.jobDir,
       flavour: config.flavour,
       queue: config.queue,
       project: config.project,
+      rerunnable: config.requeue,
+      array: spec.array,
     }),
     directives: [],
   }),
   parseJobId: LsfParse.parseBsubJobId,
+  arrays: {
+    indexVariable: "LSB_JOBINDEX",
+    firstIndex: 1,
+    maxSize: config.maxArraySize ?? 1000,
+    elementId: LsfParse.elementId,
+    limit: {
+      argv: LsfParse.arrayLimitArgv,
+      parse: (reply) => reply.exitCode === 0 ? LsfParse.parseArrayLimit(reply.stdout) : undefined,
+    },
+  },
   submitRetryable: LsfParse.bsubRetryable,
   findByTag: tagLister(() => LsfParse.bjobsAllArgv, LsfParse.parseTaggedJobs, /No job found/i),
   stat: { argv: LsfParse.bjobsArgv, parse: parseStatReply },

@@ -31,16 +31,20 @@
  * `Cancelled`); a 128+N end with a `MEMLIMIT` block and no requested signal is the memory limit
  * (signal 9, as `TERM_MEMLIMIT`); otherwise 128+N is signal N, as for any shell.
  *
+ * `bsub`'s command line, the parallel shape (`-n`, `span[]`, `-gpu`, `-x`), job arrays (`-J
+ * "name[1-N]%T"`, elements `123[4]`, which every command here takes and whose long output starts
+ * `Job <123[4]>`) and rerunnability are in `parse/submit.ts` (re-exported here). A requeued job's
+ * earlier ends in `bhist -l` are not its end (`lastRun`).
+ *
  * @since 0.1.0
  * @module
  */
-import type * as Duration from "effect/Duration"
 import { tally } from "../../src/internal/queue.ts"
-import * as Shell from "../../src/Shell.ts"
-import { mebibytesUp, minutesUp, withIds } from "../batch/internal/dialect.ts"
+import { withIds } from "../batch/internal/dialect.ts"
 import { mapState } from "./parse/long.ts"
 
 export * from "./parse/long.ts"
+export * from "./parse/submit.ts"
 
 // =============================================================================
 // Job ids and bsub
@@ -55,99 +59,6 @@ const jobIdRe = /^\d{1,12}(?:\[\d{1,9}\])?$/
  * @category predicates
  */
 export const isValidJobId = (id: string): boolean => jobIdRe.test(id)
-
-/**
- * The LSF variant: `lsf` (IBM Spectrum LSF 10) or `openlava` (OpenLava 3, LSF 7-era).
- *
- * @since 0.1.0
- * @category models
- */
-export type Flavour = "lsf" | "openlava"
-
-/**
- * What goes on a `bsub` command line.
- *
- * @since 0.1.0
- * @category models
- */
-export interface BsubOptions {
-  /** The variant (default `lsf`). */
-  readonly flavour?: Flavour | undefined
-  /** `-J`. */
-  readonly jobname: string
-  /** `-n N -R span[hosts=1]` above one core. */
-  readonly cores: number
-  /** Memory for the whole job in bytes, as `rusage[mem=<MB>]` (LSF's default unit, rounded up). */
-  readonly memory?: number | undefined
-  /** `-W [H:]MM`, minutes rounded up. */
-  readonly walltime?: Duration.Duration | undefined
-  /** `-q`. */
-  readonly queue?: string | undefined
-  /** `-P`. */
-  readonly project?: string | undefined
-  /** `-cwd` (LSF); OpenLava runs the job where `bsub` ran, and the job script changes to it. */
-  readonly workdir: string
-  /** `-oo` / `-eo` (OpenLava: `-o` / `-e`): where LSF writes the job's own stdout and stderr. */
-  readonly output: string
-  /** See {@linkcode BsubOptions.output}. */
-  readonly error: string
-  /** The job script, run as the job's command. */
-  readonly script: string
-}
-
-/** What a shell reads back as it is: no quoting needed. */
-const plainWord = /^[A-Za-z0-9_./-]+$/
-
-/**
- * The job's command as LSF's shell must read it. LSF keeps the command words of `bsub` as one
- * command line and has a shell run it in `-cwd`, so the script's path is shell text there: it is
- * given relative to `-cwd` when it lies inside it (`./.lrms/job.sh`: no user text at all) and
- * quoted with `Shell.quote` whenever it holds anything but `[A-Za-z0-9_./-]`, so a spool
- * directory with blanks, `;`, `$(...)`, backquotes or quotes runs the script and nothing else.
- *
- * @since 0.1.0
- * @category commands
- */
-export const commandWord = (script: string, workdir: string): string => {
-  const dir = workdir.endsWith("/") ? workdir : `${workdir}/`
-  const rest = script.startsWith(dir) ? script.slice(dir.length).replace(/^\/+/, "") : ""
-  return shellWord(rest !== "" ? `./${rest}` : script)
-}
-
-/** A path as a shell must read it: as it is when plain, else quoted. */
-const shellWord = (path: string): string =>
-  plainWord.test(path) && !path.startsWith("-") ? path : Shell.quote(path)
-
-/**
- * The `bsub` argv: `-J`, `-cwd`, `-oo`/`-eo` (overwrite; OpenLava: no `-cwd`, `-o`/`-e`),
- * `-n N -R "span[hosts=1]"` for several cores, `-R "rusage[mem=MB]"`, `-W H:MM`, `-q`, `-P`, and
- * the script as the command, as LSF's shell must read it ({@linkcode commandWord}). The other
- * words are `bsub`'s own arguments (passed as an argv, never through a shell).
- *
- * @since 0.1.0
- * @category commands
- */
-export const bsubArgv = (o: BsubOptions): ReadonlyArray<string> => {
-  const minutes = o.walltime !== undefined ? minutesUp(o.walltime) : undefined
-  const files = o.flavour === "openlava"
-    ? ["-o", o.output, "-e", o.error]
-    : ["-cwd", o.workdir, "-oo", o.output, "-eo", o.error]
-  return [
-    "bsub",
-    "-J",
-    o.jobname,
-    ...files,
-    ...(o.cores > 1 ? ["-n", String(o.cores), "-R", "span[hosts=1]"] : []),
-    ...(o.memory !== undefined ? ["-R", `rusage[mem=${mebibytesUp(o.memory)}]`] : []),
-    ...(minutes !== undefined
-      ? ["-W", `${Math.floor(minutes / 60)}:${String(minutes % 60).padStart(2, "0")}`]
-      : []),
-    ...(o.queue !== undefined ? ["-q", o.queue] : []),
-    ...(o.project !== undefined ? ["-P", o.project] : []),
-    // OpenLava may start the job elsewhere than where bsub ran: the script's absolute path
-    o.flavour === "openlava" ? shellWord(o.script) : commandWord(o.script, o.workdir),
-  ]
-}
 
 /**
  * Reads the job id from `bsub`'s output: `Job <N> is submitted to ... queue <q>.`

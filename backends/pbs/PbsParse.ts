@@ -19,91 +19,30 @@
  *
  * Memory: PBS's `kb`, `mb`, `gb`, `tb` are 1024-based (GC3Pie read them as 1000s).
  *
+ * `qsub`'s parallel shapes, arrays and rerunnability are in `parse/submit.ts` (re-exported
+ * here). Arrays: `qsub` prints the array's id, `123[].server`; an element is `123[4].server`,
+ * and `qstat -f` lists it by that id when asked for it (its parent `123[]` is never taken for
+ * an element: ids are matched by their sequence number with the brackets).
+ *
  * @since 0.1.0
  * @module
  */
-import type * as Duration from "effect/Duration"
 import { tally } from "../../src/internal/queue.ts"
-import { mebibytesUp, secondsUp, withIds } from "../batch/internal/dialect.ts"
-import { type Flavour, isValidJobId, jobIdRe } from "./parse/jobs.ts"
+import { withIds } from "../batch/internal/dialect.ts"
+import { isValidJobId, jobIdRe } from "./parse/jobs.ts"
 import { mapState } from "./parse/qstat.ts"
 
 export { type Flavour, isValidJobId, sequenceOf } from "./parse/jobs.ts"
 export * from "./parse/qstat.ts"
+export * from "./parse/submit.ts"
 
 // =============================================================================
 // qsub
 // =============================================================================
 
 /**
- * What goes on a `qsub` command line.
- *
- * @since 0.1.0
- * @category models
- */
-export interface QsubOptions {
-  /** The variant. */
-  readonly flavour: Flavour
-  /** `-N`, cut to 15 characters (Torque's limit). */
-  readonly jobname: string
-  /** Cores on one node. */
-  readonly cores: number
-  /** Memory for the whole job in bytes (MiB rounded up, PBS's `mb`). */
-  readonly memory?: number | undefined
-  /** Wall-clock limit (`HH:MM:SS`, seconds rounded up). */
-  readonly walltime?: Duration.Duration | undefined
-  /** `-q`. */
-  readonly queue?: string | undefined
-  /** `-A`. */
-  readonly account?: string | undefined
-  /** Where PBS writes the script's own stdout and stderr. */
-  readonly output: string
-  /** See {@linkcode QsubOptions.output}. */
-  readonly error: string
-  /** The job script. */
-  readonly script: string
-}
-
-const clock = (d: Duration.Duration) => {
-  const s = secondsUp(d)
-  const two = (n: number) => String(n).padStart(2, "0")
-  return `${two(Math.floor(s / 3600))}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`
-}
-
-/**
- * The `qsub` argv: name, output files, walltime, cores and memory in the variant's syntax, queue
- * and account, the script last (PBS Pro: `-f`, in the foreground, without the background qsub
- * daemon). Every value is one word.
- *
- * @since 0.1.0
- * @category commands
- */
-export const qsubArgv = (o: QsubOptions): ReadonlyArray<string> => {
-  const mem = o.memory !== undefined ? `${mebibytesUp(o.memory)}mb` : undefined
-  const resources = o.flavour === "pbspro"
-    ? [`select=1:ncpus=${o.cores}${mem !== undefined ? `:mem=${mem}` : ""}`]
-    : [`nodes=1:ppn=${o.cores}`, ...(mem !== undefined ? [`mem=${mem}`] : [])]
-  if (o.walltime !== undefined) resources.push(`walltime=${clock(o.walltime)}`)
-  return [
-    "qsub",
-    // PBS Pro's qsub otherwise leaves a background qsub daemon behind, started from (and holding
-    // on to) whatever session ran it: over SSH, that session's channel
-    ...(o.flavour === "pbspro" ? ["-f"] : []),
-    "-N",
-    o.jobname.slice(0, 15),
-    "-o",
-    o.output,
-    "-e",
-    o.error,
-    ...resources.flatMap((r) => ["-l", r]),
-    ...(o.queue !== undefined ? ["-q", o.queue] : []),
-    ...(o.account !== undefined ? ["-A", o.account] : []),
-    o.script,
-  ]
-}
-
-/**
- * Reads the job id from `qsub`'s output: the first line that is a job id (`123.server`).
+ * Reads the job id from `qsub`'s output: the first line that is a job id (`123.server`, an
+ * array's `123[].server`).
  *
  * @since 0.1.0
  * @category parsing

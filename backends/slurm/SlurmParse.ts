@@ -1,7 +1,9 @@
 /**
- * The SLURM commands' argvs and pure parsers of their replies: `sbatch` (job id), `squeue` (state
- * of many jobs in one call), `sacct` (how jobs ended and what they used), `scancel`, and the
- * queue counts for the resource status.
+ * The SLURM commands' argvs and pure parsers of their replies: `sbatch` (argv and job id),
+ * `squeue` (state of many jobs in one call), `sacct` (how jobs ended and what they used),
+ * `scancel`, `scontrol show config` (the array limit), and the queue counts for the resource
+ * status. Array elements are `123_4` everywhere: `squeue --array` lists each on its own line, a
+ * pending range (`123_[1-3,5%2]`) is expanded, `sacct` is keyed by `JobID`, not `JobIDRaw`.
  *
  * Nothing here does I/O and nothing throws: unreadable input gives `undefined` or leaves the job
  * out of the returned map. Job ids that reach a command line must match
@@ -14,120 +16,18 @@
  * @since 0.1.0
  * @module
  */
-import * as Duration from "effect/Duration"
 import { tally } from "../../src/internal/queue.ts"
 import type { RunState } from "../../src/RunState.ts"
-import { mebibytesUp, minutesUp } from "../batch/internal/dialect.ts"
-import { mapState, printedIdRe, withJobList } from "./parse/jobs.ts"
+import { arrayIdOf, expandArrayId, mapState, printedIdRe, withJobList } from "./parse/jobs.ts"
 
-export { isValidJobId, mapState } from "./parse/jobs.ts"
+export { arrayIdOf, elementId, expandArrayId, isValidJobId, mapState } from "./parse/jobs.ts"
 export * from "./parse/sacct.ts"
+export * from "./parse/sbatch.ts"
+export * from "./parse/shape.ts"
 
 // =============================================================================
-// sbatch
+// Jobs by tag
 // =============================================================================
-
-const submittedRe =
-  /(?:^|\s)(?:sbatch:\s*)?(?:Submitted batch job|Granted job allocation)\s+(\d+)\b/
-const parsableRe = /^(\d+)(?:;[^\s;]+)?$/
-
-/**
- * Reads the job id from `sbatch`'s stdout: `Submitted batch job N` anywhere (site plugins may
- * print informational lines before or after it, see easybuild#4061), else the first line that is
- * `--parsable` output (`N` or `N;cluster`). Returns `undefined` when there is no id.
- *
- * @since 0.1.0
- * @category parsing
- */
-export const parseSbatchJobId = (stdout: string): string | undefined => {
-  const lines = stdout.split(/\r?\n/).map((l) => l.trim())
-  for (const line of lines) {
-    const m = submittedRe.exec(line)
-    if (m !== null) return m[1]
-  }
-  for (const line of lines) {
-    const m = parsableRe.exec(line)
-    if (m !== null) return m[1]
-  }
-  return undefined
-}
-
-/**
- * What goes on an `sbatch` command line.
- *
- * @since 0.1.0
- * @category models
- */
-export interface SbatchOptions {
-  /** `--job-name`. */
-  readonly jobname: string
-  /** `--cpus-per-task` (one task on one node). */
-  readonly cores: number
-  /** Memory for the whole job, in bytes (rounded up to MiB). */
-  readonly memory?: number | undefined
-  /** Wall-clock limit (rounded up to whole minutes, SLURM's unit). */
-  readonly walltime?: Duration.Duration | undefined
-  /** The job's working directory. */
-  readonly workdir: string
-  /** The job script. */
-  readonly script: string
-  /** Where SLURM writes the script's own stdout and stderr. */
-  readonly output: string
-  /** See {@linkcode SbatchOptions.output}. */
-  readonly error: string
-  /** `--partition`. */
-  readonly partition?: string | undefined
-  /** `--account`. */
-  readonly account?: string | undefined
-  /** `--qos`. */
-  readonly qos?: string | undefined
-  /** `--reservation`. */
-  readonly reservation?: string | undefined
-  /** `--gres` (`gpu:2`, `gpu:a100:1`). */
-  readonly gres?: string | undefined
-  /** `--gpus` (`2`, `a100:1`). */
-  readonly gpus?: string | undefined
-  /** `--export` (`ALL`, `NONE`, `ALL,FOO=bar`). */
-  readonly exportEnv: string
-}
-
-/** SLURM expands `%j`-style patterns in `--output` / `--error`; `%%` is a literal `%`. */
-const literalPattern = (path: string) => path.replaceAll("%", "%%")
-
-/**
- * The `sbatch` argv: every option is one `--name=value` word (no value can become another
- * option), the script last. One task on one node with `cores` CPUs; memory in MiB rounded up;
- * the time limit in minutes rounded up (GC3Pie rounded down, so 30 s became `--time 0`, which
- * SLURM reads as no limit at all); no requeue.
- *
- * @since 0.1.0
- * @category commands
- */
-export const sbatchArgv = (o: SbatchOptions): ReadonlyArray<string> => {
-  const opt = (name: string, value: string | undefined) =>
-    value === undefined ? [] : [`--${name}=${value}`]
-  return [
-    "sbatch",
-    `--job-name=${o.jobname}`,
-    `--chdir=${o.workdir}`,
-    `--output=${literalPattern(o.output)}`,
-    `--error=${literalPattern(o.error)}`,
-    "--no-requeue",
-    "--nodes=1",
-    "--ntasks=1",
-    `--cpus-per-task=${o.cores}`,
-    ...opt("mem", o.memory !== undefined ? `${mebibytesUp(o.memory)}M` : undefined),
-    ...opt("time", o.walltime !== undefined ? String(minutesUp(o.walltime)) : undefined),
-    ...opt("partition", o.partition),
-    ...opt("account", o.account),
-    ...opt("qos", o.qos),
-    ...opt("reservation", o.reservation),
-    ...opt("gres", o.gres),
-    ...opt("gpus", o.gpus),
-    `--export=${o.exportEnv}`,
-    o.script,
-  ]
-}
 
 /**
  * Lists the user's jobs with their working directories, for finding jobs by tag
@@ -148,7 +48,8 @@ export const squeueTagsArgv = (user: string): ReadonlyArray<string> => [
 
 /**
  * Reads {@linkcode squeueTagsArgv}'s output: tag to job id, for jobs whose working directory is
- * a job directory (`…/job.<tag>`).
+ * a job directory (`…/job.<tag>`). An array's elements all work in the array's directory: its
+ * tag maps to the array id (`123` for `123_4` and `123_[5-9]`), what `sbatch` printed.
  *
  * @since 0.1.0
  * @category parsing
@@ -159,7 +60,7 @@ export const parseTaggedJobs = (stdout: string): ReadonlyMap<string, string> => 
     const [id = "", workdir = ""] = raw.trim().split("^").map((f) => f.trim())
     const tag = /\/job\.([^/]+)\/?$/.exec(workdir)?.[1]
     if (!printedIdRe.test(id) || tag === undefined) continue
-    out.set(tag, id)
+    out.set(tag, arrayIdOf(id))
   }
   return out
 }
@@ -195,8 +96,10 @@ export interface SqueueRecord {
 }
 
 /**
- * The `squeue` argv that reports the state of many jobs at once, one `ID^STATE^REASON` line per
- * job, or `undefined` if the list is empty or holds an id refused by {@linkcode isValidJobId}.
+ * The `squeue` argv that reports the state of many jobs at once, one `ID^STATE^REASON^RAWID`
+ * line per job and per array element (`--array`: a pending array is one line per element, not
+ * `123_[0-3]`), or `undefined` if the list is empty or holds an id refused by
+ * {@linkcode isValidJobId}. An element is asked for as `123_4`; the array id `123` lists them all.
  *
  * @since 0.1.0
  * @category commands
@@ -206,35 +109,66 @@ export const squeueArgv = (ids: ReadonlyArray<string>): ReadonlyArray<string> | 
     "squeue",
     "--noheader",
     "--all",
+    "--array",
     // Without `--states=all`, `squeue -j N` prints nothing at all (exit 0) for a job that has
     // finished, even while slurmctld still knows it (recorded: `squeue -h -j 4 -o '%i %T'` is
     // empty while `squeue -h -t all` lists `4 COMPLETED`). With it, a finished job shows its
     // final state until MinJobAge expires; only then does it vanish and sacct must tell.
     "--states=all",
     `--jobs=${list}`,
-    "--format=%i^%T^%r",
+    "--format=%i^%T^%r^%A",
   ])
 
 /**
- * Parses the reply to {@linkcode squeueArgv}: a map from job id (as printed, so array tasks stay
- * `123_4` and pending arrays `123_[1-3]`) to its state. Lines that are not `ID^STATE[^REASON]`
- * (site banners) are skipped; GC3Pie's `GC3Pie^ID^STATE^REASON` lines are read too. A job missing
- * from the map has left the controller: ask `sacct`.
+ * The `squeue` of every job of one user, in {@linkcode squeueArgv}'s format (array elements one
+ * per line): one call for any number of jobs.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const squeueMineArgv = (user: string): ReadonlyArray<string> => [
+  "squeue",
+  "--noheader",
+  "--all",
+  "--array",
+  "--states=all",
+  `--user=${user}`,
+  "--format=%i^%T^%r^%A",
+]
+
+/**
+ * Parses the reply to {@linkcode squeueArgv}: a map from job id (as printed: array elements are
+ * `123_4`; a pending range `123_[1-3,5%2]`, printed without `--array`, is expanded to each
+ * element it names) to its state. Lines that are not `ID^STATE[^REASON[^RAWID]]` (site banners)
+ * are skipped; GC3Pie's `GC3Pie^ID^STATE^REASON` lines are read too. `ids`, when given, are the
+ * ids asked for: one that is no printed id but a line's raw id (`%A`: an element asked for as
+ * `127`, not `123_4`) is keyed by that raw id too. A job missing from the map has left the
+ * controller: ask `sacct`.
  *
  * @since 0.1.0
  * @category parsing
  */
-export const parseSqueue = (stdout: string): ReadonlyMap<string, SqueueRecord> => {
+export const parseSqueue = (
+  stdout: string,
+  ids: ReadonlyArray<string> = [],
+): ReadonlyMap<string, SqueueRecord> => {
   const out = new Map<string, SqueueRecord>()
+  const byRaw = new Map<string, SqueueRecord>()
   for (const raw of stdout.split(/\r?\n/)) {
     let fields = raw.trim().split("^").map((f) => f.trim())
     if (fields[0] === "GC3Pie") fields = fields.slice(1)
     if (fields.length < 2) continue
-    const [id = "", state = "", reason = ""] = fields
+    const [id = "", state = "", reason = "", rawId = ""] = fields
     if (!printedIdRe.test(id)) continue
     const native = state.split(/\s+/)[0] ?? ""
     if (native === "") continue
-    out.set(id, { state: mapState(native, reason), native, reason })
+    const record = { state: mapState(native, reason), native, reason }
+    for (const e of expandArrayId(id)) out.set(e, record)
+    if (/^\d+$/.test(rawId)) byRaw.set(rawId, record)
+  }
+  for (const id of ids) {
+    const record = out.has(id) ? undefined : byRaw.get(id)
+    if (record !== undefined) out.set(id, record)
   }
   return out
 }

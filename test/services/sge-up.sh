@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Start (or just verify) a single-node Son of Grid Engine 8.1.9 cell on this host: sge_qmaster
-# (BerkeleyDB spool, accounting on) and sge_execd, queue all.q, parallel environment smp, all in
-# one state dir. Run as root; idempotent.
+# (BerkeleyDB spool, accounting on) and sge_execd, queue all.q, parallel environments smp and
+# mpi2, complexes gpu (GPUs that do not exist) and exclusive, all in one state dir. Run as root;
+# idempotent.
 #   LRMS_SGE_DIR           state dir (/tmp/effect-lrms-sge): SGE_ROOT, spool, configs, logs, env
 #   LRMS_SGE_QMASTER_PORT  6444     LRMS_SGE_EXECD_PORT 6445
 #   LRMS_SGE_SLOTS         slots of all.q on the node (8): more than the machine has lets the tests'
 #                          mostly sleeping jobs run side by side
+#   LRMS_SGE_GPUS          GPUs the node offers as the consumable `gpu` (2; none exist)
 # /etc/default/gridengine is pointed at this cell (if it is the package's or already ours), so
 # qsub, qstat, qacct, qdel work in SSH sessions without any environment variable.
 # Writes STATE/env (KEY=VALUE, see README.md) once a job as root completes and is in qacct.
@@ -19,9 +21,11 @@ STATE=${LRMS_SGE_DIR:-/tmp/effect-lrms-sge}
 QPORT=${LRMS_SGE_QMASTER_PORT:-6444}
 EPORT=${LRMS_SGE_EXECD_PORT:-6445}
 SLOTS=${LRMS_SGE_SLOTS:-8}
+GPUS=${LRMS_SGE_GPUS:-2}
 CELL=default
 QUEUE=all.q
 PE=smp
+MPI_PE=mpi2 # allocation_rule 2: a job of 2N slots spans N hosts (this cell has one)
 ETC_DEFAULT=/etc/default/gridengine
 LIB=/usr/lib/gridengine # the real binaries; /usr/bin/q* and /usr/sbin/sge_* are wrapper scripts
 QMASTER=$LIB/sge_qmaster
@@ -30,7 +34,7 @@ SHEPHERD=$LIB/sge_shepherd
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (daemons that switch users, /etc/default/gridengine)"
 case $STATE in /?*) ;; *) die "LRMS_SGE_DIR must be an absolute path, not '$STATE'" ;; esac
-for v in SLOTS:SLOTS QPORT:QMASTER_PORT EPORT:EXECD_PORT; do
+for v in SLOTS:SLOTS GPUS:GPUS QPORT:QMASTER_PORT EPORT:EXECD_PORT; do
   n=${v%%:*}
   case ${!n} in '' | *[!0-9]* | 0) die "LRMS_SGE_${v#*:} must be a whole number above 0" ;; esac
 done
@@ -275,10 +279,23 @@ APPLIED=
 apply "$ETC/global" qconf -Mconf "$ETC/global"
 qconf -sh | grep -qxF "$HOST" || qconf -ah "$HOST" >>"$QLOG" 2>&1 || fail "$QLOG" "qconf -ah $HOST failed"
 qconf -ss 2>/dev/null | grep -qxF "$HOST" || qconf -as "$HOST" >>"$QLOG" 2>&1 || fail "$QLOG" "qconf -as $HOST failed"
+# mem_free: consumable per slot (-l mem_free=1G with -pe smp 4 books 4G of the node's memory, as
+# complex_values below). h_vmem stays a plain per-slot limit, not consumable: a consumable's default
+# (0) becomes the limit of every job that requests none, and execd kills those within a second.
+# gpu: a consumable per slot, GPUS of them on the host, that count but do not exist (no job
+# touches a device): what `-l gpu=N` books. exclusive: the EXCL boolean of `-l exclusive=true`
+# (a job asking for it runs alone on its host). Defined before the host that offers them.
+qconf -sc >"$ETC/complexes.live" || fail "$QLOG" "qconf -sc failed"
+awk '$1 == "mem_free" { $6 = "YES" } $1 == "h_vmem" { $6 = "NO" } $1 == "gpu" { g = 1 }
+  $1 == "exclusive" { x = 1 } { print }
+  END { if (!g) print "gpu gpu INT <= YES YES 0 0"; if (!x) print "exclusive excl BOOL EXCL YES YES 0 1000" }' \
+  "$ETC/complexes.live" >"$ETC/complexes"
+[ "$(awk '{ print $1, $6 }' "$ETC/complexes")" = "$(awk '{ print $1, $6 }' "$ETC/complexes.live")" ] ||
+  { qconf -Mc "$ETC/complexes" >>"$QLOG" 2>&1 || fail "$QLOG" "qconf -Mc failed"; APPLIED+=" complexes"; }
 put "$ETC/exechost" <<EOF
 hostname              $HOST
 load_scaling          NONE
-complex_values        mem_free=${MEM_MB}M
+complex_values        mem_free=${MEM_MB}M,gpu=$GPUS,exclusive=true
 user_lists            NONE
 xuser_lists           NONE
 projects              NONE
@@ -292,35 +309,34 @@ else
   rm -f "$ETC/exechost.applied"
   apply "$ETC/exechost" qconf -Ae "$ETC/exechost"
 fi
-# mem_free: consumable per slot (-l mem_free=1G with -pe smp 4 books 4G of the node's memory, as
-# complex_values above). h_vmem stays a plain per-slot limit, not consumable: a consumable's default
-# (0) becomes the limit of every job that requests none, and execd kills those within a second.
-qconf -sc >"$ETC/complexes.live" || fail "$QLOG" "qconf -sc failed"
-awk '$1 == "mem_free" { $6 = "YES" } $1 == "h_vmem" { $6 = "NO" } { print }' \
-  "$ETC/complexes.live" >"$ETC/complexes"
-[ "$(awk '{ print $1, $6 }' "$ETC/complexes")" = "$(awk '{ print $1, $6 }' "$ETC/complexes.live")" ] ||
-  { qconf -Mc "$ETC/complexes" >>"$QLOG" 2>&1 || fail "$QLOG" "qconf -Mc failed"; APPLIED+=" complexes"; }
-# smp: N slots of one host for `qsub -pe smp N`; the job starts the processes itself
-put "$ETC/$PE" <<EOF
-pe_name            $PE
+# smp: N slots of one host for `qsub -pe smp N`; the job starts the processes itself.
+# mpi2: 2 slots on each host, so `-pe mpi2 2N` needs N hosts: what a job on several nodes asks
+# for (the library's multiNodePe); on this one-host cell `qsub -w e` refuses more than 2 slots.
+# pe NAME ALLOCATION_RULE : define (or update) a parallel environment
+pe() {
+  put "$ETC/$1" <<EOF
+pe_name            $1
 slots              9999
 user_lists         NONE
 xuser_lists        NONE
 start_proc_args    NONE
 stop_proc_args     NONE
-allocation_rule    \$pe_slots
+allocation_rule    $2
 control_slaves     FALSE
 job_is_first_task  TRUE
 urgency_slots      min
 accounting_summary FALSE
 qsort_args         NONE
 EOF
-if qconf -spl 2>/dev/null | grep -qxF "$PE"; then
-  apply "$ETC/$PE" qconf -Mp "$ETC/$PE"
-else
-  rm -f "$ETC/$PE.applied"
-  apply "$ETC/$PE" qconf -Ap "$ETC/$PE"
-fi
+  if qconf -spl 2>/dev/null | grep -qxF "$1"; then
+    apply "$ETC/$1" qconf -Mp "$ETC/$1"
+  else
+    rm -f "$ETC/$1.applied"
+    apply "$ETC/$1" qconf -Ap "$ETC/$1"
+  fi
+}
+pe "$PE" '$pe_slots'
+pe "$MPI_PE" 2
 put "$ETC/$QUEUE" <<EOF
 qname                 $QUEUE
 hostlist              $HOST
@@ -334,7 +350,7 @@ min_cpu_interval      00:05:00
 processors            UNDEFINED
 qtype                 BATCH INTERACTIVE
 ckpt_list             NONE
-pe_list               $PE
+pe_list               $PE $MPI_PE
 rerun                 FALSE
 slots                 $SLOTS
 tmpdir                /tmp
@@ -517,6 +533,10 @@ LRMS_SGE_ETC_DEFAULT=$([ $LINKED -eq 1 ] && echo "$ETC_DEFAULT")
 LRMS_SGE_HOST=$HOST
 LRMS_SGE_QUEUE=$QUEUE
 LRMS_SGE_PE=$PE
+LRMS_SGE_MPI_PE=$MPI_PE
+LRMS_SGE_GPU_RESOURCE=gpu
+LRMS_SGE_GPUS=$GPUS
+LRMS_SGE_EXCLUSIVE_RESOURCE=exclusive
 LRMS_SGE_SLOTS=$SLOTS
 LRMS_SGE_HOST_MEMORY_MB=$MEM_MB
 LRMS_SGE_HVMEM_KILL='$HVMEM_KILL'
@@ -528,4 +548,4 @@ LRMS_SGE_QMASTER_LOG=$SPOOL/qmaster/messages
 EOF
 how="already running"
 [ -z "$STARTED" ] || how="started$STARTED"
-log "sge $how: $QUEUE@$HOST ($SLOTS slots, pe $PE), verified in $(($(now_ms) - T0)) ms; env: $STATE/env"
+log "sge $how: $QUEUE@$HOST ($SLOTS slots, pe $PE and $MPI_PE), verified in $(($(now_ms) - T0)) ms; env: $STATE/env"

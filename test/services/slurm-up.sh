@@ -12,6 +12,12 @@
 #                         mostly sleeping jobs run side by side (SlurmdParameters=config_overrides)
 #   LRMS_SLURM_MEMLIMIT   auto|cgroup|poll: how --mem is enforced (auto: cgroup if the cgroup v1
 #                         memory controller is mounted, else polling by jobacct_gather)
+#   LRMS_SLURM_GPUS       GPUs the node declares (4): GRES gpu backed by character devices made in
+#                         STATE/gpu (numbers 1,3, like /dev/null): they count, and do not exist
+#   LRMS_SLURM_MAX_ARRAY_SIZE  MaxArraySize (10001: arrays of up to 10,001 elements, 0-10000)
+# A second partition, urgent (PriorityTier=2), preempts debug's jobs (PreemptMode=REQUEUE: a job
+# submitted with --requeue goes back to the queue, one with --no-requeue ends as PREEMPTED).
+# EnforcePartLimits=ALL: sbatch refuses a job no node of the partition could run (2 nodes).
 # Writes STATE/env (KEY=VALUE, see README.md) once a job completes and shows up in sacct.
 set -euo pipefail
 SCRIPT_NAME=slurm-up
@@ -27,6 +33,9 @@ DB_PORT=${LRMS_SLURM_DB_PORT:-3306}
 USERS=${LRMS_SLURM_USERS:-root lrmskey lrmspw}
 MEMLIMIT=${LRMS_SLURM_MEMLIMIT:-auto}
 SLOTS=${LRMS_SLURM_CPUS:-8}
+GPUS=${LRMS_SLURM_GPUS:-4}
+MAX_ARRAY=${LRMS_SLURM_MAX_ARRAY_SIZE:-10001}
+URGENT=urgent
 CLUSTER=lrms
 PARTITION=debug
 ACCOUNT=lrms
@@ -35,8 +44,11 @@ ETC_CONF=/etc/slurm/slurm.conf
 [ "$(id -u)" -eq 0 ] || die "must run as root (daemons that switch users, /etc/slurm)"
 case $STATE in /?*) ;; *) die "LRMS_SLURM_DIR must be an absolute path, not '$STATE'" ;; esac
 case $SLOTS in '' | *[!0-9]* | 0) die "LRMS_SLURM_CPUS must be a whole number above 0" ;; esac
+case $GPUS in '' | *[!0-9]*) die "LRMS_SLURM_GPUS must be a whole number" ;; esac
+case $MAX_ARRAY in '' | *[!0-9]*) die "LRMS_SLURM_MAX_ARRAY_SIZE must be a whole number" ;; esac
+[ "$MAX_ARRAY" -lt 20000 ] || die "LRMS_SLURM_MAX_ARRAY_SIZE must be below MaxJobCount (20000)"
 case $MEMLIMIT in auto | cgroup | poll) ;; *) die "LRMS_SLURM_MEMLIMIT must be auto, cgroup or poll" ;; esac
-ensure_pkgs munge slurmctld slurmd slurm-client slurmdbd mariadb-server
+ensure_pkgs munge slurmctld slurmd slurm-client slurmdbd mariadb-server openmpi-bin
 for bin in munged munge unmunge mariadbd mariadb mariadb-admin mariadb-install-db slurmdbd \
   slurmctld slurmd slurmstepd sbatch sacct sacctmgr scontrol sinfo squeue setpriv flock perl; do
   command -v "$bin" >/dev/null || die "missing binary: $bin"
@@ -251,6 +263,32 @@ JobAcctGatherParams=OverMemoryKill,NoShared"
   rm -f "$ETC/cgroup.conf"
 fi
 
+# --- GPUs that count but do not exist -------------------------------------------------------------
+# SLURM 22.05's gres/gpu drops a GPU without File= ("Removing file-less GPU gpu:(null) from final
+# GRES list", the node then goes INVAL), and a regular file is logged as "not a valid character or
+# block device" at every slurmd start. Character devices with /dev/null's numbers are neither.
+GRES_NODE= GRES_TYPES=
+if [ "$GPUS" -gt 0 ]; then
+  install -d -m 755 "$STATE/gpu"
+  for ((i = 0; i < GPUS; i++)); do
+    f=$STATE/gpu/nvidia$i
+    [ -c "$f" ] && continue
+    rm -f "$f"
+    mknod -m 666 "$f" c 1 3 2>/dev/null || { log "mknod $f failed: a regular file instead" && touch "$f"; }
+  done
+  GRES_NODE="Gres=gpu:$GPUS"
+  GRES_TYPES="GresTypes=gpu
+# allocated GPUs reach accounting (sacct's AllocTRES gres/gpu=N) only if tracked
+AccountingStorageTRES=gres/gpu"
+  put "$ETC/gres.conf" <<EOF
+# written by test/services/slurm-up.sh: $GPUS GPUs that count, backed by stand-in devices
+AutoDetect=off
+NodeName=$NODE Name=gpu File=$STATE/gpu/nvidia[0-$((GPUS - 1))]
+EOF
+else
+  rm -f "$ETC/gres.conf"
+fi
+
 put "$CONF" <<EOF
 # written by test/services/slurm-up.sh: single-node test cluster, loopback only
 ClusterName=$CLUSTER
@@ -278,6 +316,14 @@ SelectTypeParameters=CR_Core_Memory
 # without a default, a job without --mem would get the whole node's memory
 DefMemPerCPU=256
 MaxJobCount=20000
+MaxArraySize=$MAX_ARRAY
+# a job no node of its partition could run (2 nodes, more CPUs than a node has) is refused by
+# sbatch, not left pending for ever (PartitionConfig)
+EnforcePartLimits=ALL
+# partition urgent preempts partition debug: requeued if the job allows it, else PREEMPTED
+PreemptType=preempt/partition_prio
+PreemptMode=REQUEUE
+$GRES_TYPES
 MpiDefault=none
 MailProg=/bin/true
 SwitchType=switch/none
@@ -296,12 +342,13 @@ AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=127.0.0.1
 AccountingStoragePort=$DBD_PORT
 JobCompType=jobcomp/none
-NodeName=$NODE NodeAddr=127.0.0.1 NodeHostname=$NODE $HW RealMemory=$MEM State=UNKNOWN
-PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+NodeName=$NODE NodeAddr=127.0.0.1 NodeHostname=$NODE $HW RealMemory=$MEM $GRES_NODE State=UNKNOWN
+PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP PriorityTier=1
+PartitionName=$URGENT Nodes=$NODE MaxTime=INFINITE State=UP PriorityTier=2 PreemptMode=OFF
 EOF
 restart_if_changed slurmdbd slurmdbd.conf
-restart_if_changed slurmd slurm.conf cgroup.conf
-restart_if_changed slurmctld slurm.conf cgroup.conf
+restart_if_changed slurmd slurm.conf cgroup.conf gres.conf
+restart_if_changed slurmctld slurm.conf cgroup.conf gres.conf
 # a config change may change what an over-memory job ends as: probe it again below
 [[ $CHANGED == *slurm.conf* || $CHANGED == *cgroup.conf* ]] && rm -f "$STATE/oom-state"
 
@@ -447,7 +494,7 @@ if [ $LINKED -eq 1 ]; then
   for u in "${want[@]}"; do
     [ "$u" = root ] && continue
     out=$(setpriv --reuid "$u" --regid "$(id -g "$u")" --init-groups \
-      env -u SLURM_CONF sinfo -h -o %P 2>&1) || true
+      env -u SLURM_CONF sinfo -h -p "$PARTITION" -o %P 2>&1) || true
     [ "$out" = "$PARTITION*" ] || die "sinfo as $u without SLURM_CONF failed: $out"
     break
   done
@@ -467,6 +514,9 @@ LRMS_SLURM_NODE=$NODE
 LRMS_SLURM_NODE_CPUS=$CPUS
 LRMS_SLURM_NODE_REAL_CPUS=$REAL_CPUS
 LRMS_SLURM_NODE_MEMORY_MB=$MEM
+LRMS_SLURM_NODE_GPUS=$GPUS
+LRMS_SLURM_MAX_ARRAY_SIZE=$MAX_ARRAY
+LRMS_SLURM_PREEMPT_PARTITION=$URGENT
 LRMS_SLURM_DEF_MEM_PER_CPU_MB=256
 LRMS_SLURM_ACCOUNT=$ACCOUNT
 LRMS_SLURM_USERS='${want[*]}'

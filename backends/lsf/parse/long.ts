@@ -142,9 +142,13 @@ export const exitTermination = (
 }
 
 /**
- * Maps an LSF job status: `PEND` → `SUBMITTED`; `RUN` → `RUNNING`; `PSUSP`, `USUSP`, `SSUSP` →
- * `STOPPED`; `DONE`, `EXIT` → `TERMINATING`; `ZOMBI` (being killed) → `RUNNING`; `WAIT`, `PROV`
- * → `SUBMITTED`; `UNKWN` and anything else → `UNKNOWN`.
+ * Maps an LSF job status: `PEND` → `SUBMITTED` (also a job requeued by `brequeue`, by its exit
+ * value or after its host failed: it is followed to its real end); `RUN` → `RUNNING`; `PSUSP`
+ * (held while pending, `bsub -H`, `bstop`), `USUSP` (suspended by its owner or an admin),
+ * `SSUSP` (suspended by the system: load, preemption) → `STOPPED`; `DONE`, `EXIT` →
+ * `TERMINATING`; `ZOMBI` (killed or requeued while its host was unreachable: it may still be
+ * running there; `EXIT` or `PEND` follows) → `RUNNING`; `WAIT`, `PROV` → `SUBMITTED`; `UNKWN`
+ * (its host lost) and anything else → `UNKNOWN`.
  *
  * @since 0.1.0
  * @category parsing
@@ -265,6 +269,23 @@ const cpuUsed = (text: string): number | undefined => {
   return cpu !== undefined ? Number(cpu) : undefined
 }
 
+/**
+ * The lines of a job's block that tell of its last run: those after the last requeue event
+ * (`Pending: Job has been requeued`, after `brequeue` or a requeue exit value), with the block's
+ * head line. `bhist -l` keeps the earlier runs' `Exited with exit code N` lines, which must not
+ * be read as the end of a job that runs again.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const lastRun = (lines: ReadonlyArray<string>): ReadonlyArray<string> => {
+  let last = -1
+  lines.forEach((l, i) => {
+    if (/^Pending: .*requeued/i.test(eventRe.exec(l)?.[2] ?? "")) last = i
+  })
+  return last < 0 ? lines : [lines[0]!, ...lines.slice(last + 1)]
+}
+
 /** A job's record from its status and block: its end (`DONE`, `EXIT`), times and usage. */
 const recordOf = (
   native: string,
@@ -273,14 +294,16 @@ const recordOf = (
   cpu: number | undefined,
   memory: number | undefined,
 ): LsfRecord => {
-  const { submitted, started, completed } = eventTimes(lines, now)
+  const run = lastRun(lines)
+  const { submitted } = eventTimes(lines, now)
+  const { started, completed } = eventTimes(run, now)
   return {
     state: mapState(native),
     native,
     termination: native === "DONE"
       ? Termination.exited(0)
       : native === "EXIT"
-      ? exitTermination(lines.join("\n"), secondsBetween(started, completed))
+      ? exitTermination(run.join("\n"), secondsBetween(started, completed))
       : undefined,
     usage: usage({ cpu, memory, submitted, started, completed }),
   }
@@ -329,23 +352,26 @@ export const parseBacctLong: LongParser = perJob((lines, now) => {
 /**
  * Parses `bhist -l` output (OpenLava's accounting: it has no `bacct`): per finished job the end
  * (`Done successfully`, `Exited with exit code N`, or a bare `Exited` for a job killed before it
- * ran), CPU time, and the submission, dispatch and end times. `bhist` prints no status and no
- * memory; jobs still pending or running are left out.
+ * ran), CPU time, and the submission, dispatch and end times of its last run (a requeued job's
+ * earlier ends do not count: {@linkcode lastRun}). `bhist` prints no status and no memory; jobs
+ * still pending or running are left out.
  *
  * @since 0.1.0
  * @category parsing
  */
 export const parseBhistLong: LongParser = perJob((lines, now) => {
-  const events = lines.map((l) => eventRe.exec(l)?.[2] ?? "")
+  const run = lastRun(lines)
+  const events = run.map((l) => eventRe.exec(l)?.[2] ?? "")
   const done = events.some((e) => /^Done successfully/.test(e))
   const exited = events.some((e) => /^Exited\b/.test(e))
   if (!done && !exited) return undefined
-  return recordOf(done ? "DONE" : "EXIT", lines, now, cpuUsed(lines.join("\n")), undefined)
+  return recordOf(done ? "DONE" : "EXIT", lines, now, cpuUsed(run.join("\n")), undefined)
 })
 
 /**
  * Tag to job id, from `bjobs -l` blocks whose output file lies in a job directory
- * (`…/job.<tag>/.lrms/…`): LSF keeps the output path the batch flow gave `bsub`.
+ * (`…/job.<tag>/.lrms/…`): LSF keeps the output path the batch flow gave `bsub`. An array's
+ * elements map its tag to the array's id (`123`).
  *
  * @since 0.1.0
  * @category parsing
@@ -356,7 +382,8 @@ export const parseTaggedJobs = (stdout: string): ReadonlyMap<string, string> => 
     const tag = /Output File(?: \(overwrite\))? ?<[^>]*\/job\.([^/>]+)\/\.lrms\//.exec(
       lines.join(" "),
     )?.[1]
-    if (tag !== undefined) out.set(tag, id)
+    // an array's elements share its directory: the tag names the array, `123`, not `123[4]`
+    if (tag !== undefined) out.set(tag, id.replace(/\[\d+\]$/, ""))
   }
   return out
 }

@@ -106,9 +106,10 @@ export const parsePbsTime = (text: string): string | undefined => {
 
 /**
  * Maps a PBS job state letter: `Q`, `W` (waiting for its start time), `T` (moving) →
- * `SUBMITTED`; `H`, `S`, `U` (held, suspended) → `STOPPED`; `R`, `E` (exiting), `B` (array
- * running) → `RUNNING`; `C` (Torque: completed), `F` (PBS Pro: finished), `X` (subjob done) →
- * `TERMINATING`.
+ * `SUBMITTED`, also for a job queued again after `qrerun` or a node failure (a requeue);
+ * `H`, `S`, `U` (held, suspended) → `STOPPED`; `R`, `E` (exiting), `B` (array begun) →
+ * `RUNNING`; `C` (Torque: completed), `F` (PBS Pro: finished), `X` (a finished or deleted
+ * subjob of a PBS Pro array) → `TERMINATING`.
  *
  * @since 0.1.0
  * @category parsing
@@ -256,7 +257,10 @@ const jsonBlocks = (stdout: string): Array<{ id: string; attrs: Map<string, stri
  * Parses `qstat -f` / `qstat -x -f` output (Torque, PBS Pro, and Slurm's PBS wrappers): one
  * record per `Job Id:` block, `key = value` attribute lines, long values continued on the next
  * lines (Torque wraps them, indented by a tab); or PBS Pro's `-F json`, told by its opening
- * brace. Keyed by the job id as printed; exit statuses read in the variant's codes.
+ * brace. Keyed by the job id as printed; exit statuses read in the variant's codes, and only for
+ * a job that ended: a queued PBS Pro subjob carries its parent's `Exit_status`, a rerun job its
+ * previous run's (PBS Pro −11, `JOB_EXEC_RERUN`; Torque the last exit), and neither has ended.
+ * Torque's array elements held by the array's slot limit (`H`, hold type `l`) are `SUBMITTED`.
  *
  * @since 0.1.0
  * @category parsing
@@ -274,7 +278,9 @@ export const parseQstatFull = (
     const status = statusText !== undefined && /^-?\d{1,10}$/.test(statusText.trim())
       ? Number(statusText)
       : undefined
-    const state = mapState(native)
+    // Torque holds an array's elements beyond its slot limit (`-t 0-9%2`) with hold type `l`:
+    // they wait their turn, no one has to release them
+    const state = native === "H" && attrs.get("Hold_Types") === "l" ? "SUBMITTED" : mapState(native)
     out.set(id, {
       id,
       state,
@@ -438,7 +444,10 @@ export const parseTracejob = (
   const attrs = new Map<string, string>()
   let status: number | undefined
   for (const raw of stdout.split(/\r?\n/)) {
-    const line = /^(\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}:\d{2})\s+\S\s+(.*)$/.exec(raw.trim())
+    // Torque 6 prints milliseconds (`12/08/2026 04:01:07.176 S ...`), older versions do not
+    const line = /^(\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}:\d{2})(?:\.\d{1,6})?\s+\S\s+(.*)$/.exec(
+      raw.trim(),
+    )
     if (line === null) continue
     const [, at, message] = line as unknown as [string, string, string]
     const queued = /^Job Queued at request of .*job name = ([^,]*), queue = (\S+)/.exec(message)

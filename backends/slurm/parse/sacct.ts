@@ -2,6 +2,10 @@
  * `sacct`: how SLURM jobs ended and what they used, many jobs in one call. Part of
  * `SlurmParse`, which re-exports it.
  *
+ * Array elements are keyed as `JobID` prints them (`123_4`), never by `JobIDRaw` (`127`), unless
+ * the raw id is the one asked for; a pending array's range record (`123_[0-3]`, all that
+ * `sacct` keeps of elements that never started) stands for each element it names.
+ *
  * @module
  */
 import * as Duration from "effect/Duration"
@@ -9,7 +13,7 @@ import * as Job from "../../../src/Job.ts"
 import * as Quantity from "../../../src/Quantity.ts"
 import type { RunState } from "../../../src/RunState.ts"
 import * as Termination from "../../../src/Termination.ts"
-import { finalStates, mapState, printedIdRe, withJobList } from "./jobs.ts"
+import { expandArrayId, finalStates, mapState, printedIdRe, withJobList } from "./jobs.ts"
 
 // =============================================================================
 // sacct
@@ -33,7 +37,19 @@ export const sacctColumns: ReadonlyArray<string> = [
   "Submit",
   "Start",
   "End",
+  "AllocTRES",
+  "JobIDRaw",
 ]
+
+/** Columns a row may lack at its end (rows of the columns asked for before these were added). */
+const optionalTail: ReadonlySet<string> = new Set(["alloctres", "jobidraw"])
+
+/** The fields a row must have: every column but the optional ones at the end. */
+const requiredFields = (names: ReadonlyArray<string>): number => {
+  let n = names.length
+  while (n > 0 && optionalTail.has(names[n - 1]!)) n--
+  return n
+}
 
 /**
  * The environment `sacct` runs with: ISO timestamps (`2016-02-16T12:16:33`) whatever the site's
@@ -62,7 +78,9 @@ export const sacctArgv = (ids: ReadonlyArray<string>): ReadonlyArray<string> | u
   ])
 
 /**
- * What `sacct` says about one job (its master record and steps).
+ * What `sacct` says about one job (its master record and steps). `usage.gpus` is the GPUs the
+ * job was allocated (`AllocTRES`'s `gres/gpu=N`: an exclusive job gets every GPU of its nodes,
+ * whatever it asked for), when `AllocTRES` names GPUs.
  *
  * @since 0.1.0
  * @category models
@@ -152,7 +170,8 @@ export const terminationOfState = (native: string): Termination.Termination | un
 /**
  * How a job in a final state ended. GC3Pie's overrides are kept: the batch system's kills
  * (CANCELLED, TIMEOUT; and PREEMPTED, DEADLINE) are RemoteKill with exit 75 (`EX_TEMPFAIL`),
- * node failures (NODE_FAIL; and BOOT_FAIL) RemoteError with exit 75. OUT_OF_MEMORY is
+ * node failures (NODE_FAIL; and BOOT_FAIL, and REVOKED: a federation ran the job on another
+ * cluster) RemoteError with exit 75. OUT_OF_MEMORY is
  * reported as signal 9: the cgroup OOM killer SIGKILLs the job, while SLURM prints a made-up
  * `0:125` exit code (recorded).
  */
@@ -168,6 +187,7 @@ const terminationOf = (
       return Termination.signalled(Termination.Signals.RemoteKill, Termination.EX_TEMPFAIL)
     case "NODE_FAIL":
     case "BOOT_FAIL":
+    case "REVOKED":
       return Termination.signalled(Termination.Signals.RemoteError, Termination.EX_TEMPFAIL)
     case "OUT_OF_MEMORY":
       return Termination.signalled(9)
@@ -178,6 +198,7 @@ const terminationOf = (
 
 interface Accumulator {
   master: ReadonlyMap<string, string> | undefined
+  rawId: string | undefined
   maxRss: number | undefined
   maxVm: number | undefined
   submits: Array<string>
@@ -200,46 +221,60 @@ const safeMemory = (bytes: number | undefined): Quantity.Memory | undefined => {
 }
 
 /**
- * Parses `sacct --parsable2` (or `--parsable`) output: a map from master job id (the id before
- * the first `.`, so `123`, `123_4`, `123+0`) to what the job's records say. `columns` names the
- * printed columns in order (default {@linkcode sacctColumns}, names matched without regard to
- * case; unknown columns are ignored). Headers, error messages and short lines are skipped; a job
- * with steps but no master record is left out.
- *
- * From the master record: state, exit code, `Elapsed` (duration), `TotalCPU` (CPU time),
- * `NCPUS` (cores), `End` (`slurm_completion_time`). From every record: the largest `MaxRSS`
- * (`maxUsedMemory`) and `MaxVMSize` (`maxUsedVirtualMemory`), rounded to whole bytes at the end;
- * `slurm_submission_time` = earliest of the master's `Submit` and `Start` and the steps'
- * `Submit` (SLURM sometimes rewrites the master's `Submit` later than its start), and
- * `slurm_start_time` = earliest `Start`. Timestamps other than ISO ones (`Unknown`, `None`,
- * relative) are ignored (GC3Pie crashed on them).
+ * The GPUs a TRES list names (`billing=4,cpu=4,gres/gpu=2,mem=1G,node=1`): `gres/gpu=N`, else the
+ * sum of the typed counts (`gres/gpu:a100=2`); `undefined` when it names no GPU.
  *
  * @since 0.1.0
  * @category parsing
  */
-export const parseSacct = (
-  stdout: string,
-  columns: ReadonlyArray<string> = sacctColumns,
-): ReadonlyMap<string, SacctRecord> => {
-  const names = columns.map((c) => c.trim().toLowerCase())
+export const parseTresGpus = (tres: string): number | undefined => {
+  let typed: number | undefined
+  for (const item of tres.split(",")) {
+    const m = /^gres\/gpu(:[^=]+)?=(\d{1,9})$/.exec(item.trim())
+    if (m === null) continue
+    if (m[1] === undefined) return Number(m[2])
+    typed = (typed ?? 0) + Number(m[2])
+  }
+  return typed
+}
+
+/** The master id a row belongs to (the id before the first `.`), and whether it is a step. */
+const masterOf = (id: string) => {
+  const dot = id.indexOf(".")
+  return dot < 0 ? { master: id, step: false } : { master: id.slice(0, dot), step: true }
+}
+
+/** Reads the rows of `sacct --parsable2` into one accumulator per master id. */
+const accumulate = (stdout: string, names: ReadonlyArray<string>) => {
   const jobs = new Map<string, Accumulator>()
+  const required = requiredFields(names)
   for (const raw of stdout.split(/\r?\n/)) {
     const fields = raw.split("|")
-    if (fields.length < names.length) continue
+    if (fields.length < required) continue
     const row = new Map<string, string>()
     names.forEach((n, i) => {
       if (!row.has(n)) row.set(n, (fields[i] ?? "").trim())
     })
     const id = row.get("jobid") ?? ""
     if (!printedIdRe.test(id)) continue
-    const dot = id.indexOf(".")
-    const masterId = dot < 0 ? id : id.slice(0, dot)
-    let acc = jobs.get(masterId)
+    const { master, step } = masterOf(id)
+    let acc = jobs.get(master)
     if (acc === undefined) {
-      acc = { master: undefined, maxRss: undefined, maxVm: undefined, submits: [], starts: [] }
-      jobs.set(masterId, acc)
+      acc = {
+        master: undefined,
+        rawId: undefined,
+        maxRss: undefined,
+        maxVm: undefined,
+        submits: [],
+        starts: [],
+      }
+      jobs.set(master, acc)
     }
-    if (dot < 0) acc.master = row
+    if (!step) {
+      acc.master = row
+      const rawId = row.get("jobidraw") ?? ""
+      if (/^\d+$/.test(rawId)) acc.rawId = rawId
+    }
     acc.maxRss = maxOf(acc.maxRss, parseSlurmMemory(row.get("maxrss") ?? ""))
     acc.maxVm = maxOf(acc.maxVm, parseSlurmMemory(row.get("maxvmsize") ?? ""))
     const submit = isoTime(row.get("submit"))
@@ -247,38 +282,99 @@ export const parseSacct = (
     if (submit !== undefined) acc.submits.push(submit)
     if (start !== undefined) {
       acc.starts.push(start)
-      if (dot < 0) acc.submits.push(start)
+      if (!step) acc.submits.push(start)
     }
   }
+  return jobs
+}
+
+/** The usage a job's records tell. */
+const usageOf = (master: ReadonlyMap<string, string>, acc: Accumulator): Job.Usage => {
+  const duration = parseSlurmDuration(master.get("elapsed") ?? "")
+  const cpuTime = parseSlurmDuration(master.get("totalcpu") ?? "")
+  const coresText = master.get("ncpus") ?? master.get("alloccpus") ?? ""
+  const cores = /^\d{1,9}$/.test(coresText) ? Number(coresText) : undefined
+  const gpus = parseTresGpus(master.get("alloctres") ?? "")
+  const maxUsedMemory = safeMemory(acc.maxRss)
+  const maxUsedVirtualMemory = safeMemory(acc.maxVm)
+  const extra: Record<string, string> = {}
+  const submission = minIso(acc.submits)
+  const started = minIso(acc.starts)
+  const completion = isoTime(master.get("end"))
+  if (submission !== undefined) extra.slurm_submission_time = submission
+  if (started !== undefined) extra.slurm_start_time = started
+  if (completion !== undefined) extra.slurm_completion_time = completion
+  return new Job.Usage({
+    ...(duration !== undefined ? { duration } : {}),
+    ...(cpuTime !== undefined ? { cpuTime } : {}),
+    ...(maxUsedMemory !== undefined ? { maxUsedMemory } : {}),
+    ...(maxUsedVirtualMemory !== undefined ? { maxUsedVirtualMemory } : {}),
+    ...(cores !== undefined ? { cores } : {}),
+    ...(gpus !== undefined ? { gpus } : {}),
+    extra,
+  })
+}
+
+/** One job's record from its master record and steps. */
+const recordOf = (master: ReadonlyMap<string, string>, acc: Accumulator): SacctRecord => {
+  const native = (master.get("state") ?? "").split(/\s+/)[0]!.replace(/\+$/, "")
+  const final = finalStates.has(native)
+  const termination = final ? terminationOf(native, master.get("exitcode") ?? "") : undefined
+  return {
+    native,
+    state: final ? "TERMINATING" : mapState(native),
+    termination,
+    usage: usageOf(master, acc),
+  }
+}
+
+/**
+ * Parses `sacct --parsable2` (or `--parsable`) output: a map from master job id (the id before
+ * the first `.`, so `123`, `123_4`, `123+0`) to what the job's records say. `columns` names the
+ * printed columns in order (default {@linkcode sacctColumns}, names matched without regard to
+ * case; unknown columns are ignored). Headers, error messages and short lines are skipped (a row
+ * may lack the trailing `AllocTRES` and `JobIDRaw`); a job with steps but no master record is
+ * left out.
+ *
+ * From the master record: state, exit code, `Elapsed` (duration), `TotalCPU` (CPU time),
+ * `NCPUS` (cores), `AllocTRES` (GPUs allocated), `End` (`slurm_completion_time`). From every
+ * record: the largest `MaxRSS` (`maxUsedMemory`) and `MaxVMSize` (`maxUsedVirtualMemory`),
+ * rounded to whole bytes at the end; `slurm_submission_time` = earliest of the master's `Submit`
+ * and `Start` and the steps' `Submit` (SLURM sometimes rewrites the master's `Submit` later than
+ * its start), and `slurm_start_time` = earliest `Start`. Timestamps other than ISO ones
+ * (`Unknown`, `None`, relative) are ignored (GC3Pie crashed on them).
+ *
+ * Arrays: a range record (`123_[0-3%2]`) gives each element it names the range's record, unless
+ * the element has a record of its own. `ids`, when given, are the ids asked for: one that is no
+ * printed id but some master record's `JobIDRaw` (an element asked for by its raw id, `127`) is
+ * keyed by that raw id too.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseSacct = (
+  stdout: string,
+  columns: ReadonlyArray<string> = sacctColumns,
+  ids: ReadonlyArray<string> = [],
+): ReadonlyMap<string, SacctRecord> => {
+  const names = columns.map((c) => c.trim().toLowerCase())
   const out = new Map<string, SacctRecord>()
-  for (const [id, acc] of jobs) {
-    const master = acc.master
-    if (master === undefined) continue
-    const native = (master.get("state") ?? "").split(/\s+/)[0]!.replace(/\+$/, "")
-    const final = finalStates.has(native)
-    const termination = final ? terminationOf(native, master.get("exitcode") ?? "") : undefined
-    const duration = parseSlurmDuration(master.get("elapsed") ?? "")
-    const cpuTime = parseSlurmDuration(master.get("totalcpu") ?? "")
-    const coresText = master.get("ncpus") ?? master.get("alloccpus") ?? ""
-    const cores = /^\d{1,9}$/.test(coresText) ? Number(coresText) : undefined
-    const maxUsedMemory = safeMemory(acc.maxRss)
-    const maxUsedVirtualMemory = safeMemory(acc.maxVm)
-    const extra: Record<string, string> = {}
-    const submission = minIso(acc.submits)
-    const started = minIso(acc.starts)
-    const completion = isoTime(master.get("end"))
-    if (submission !== undefined) extra.slurm_submission_time = submission
-    if (started !== undefined) extra.slurm_start_time = started
-    if (completion !== undefined) extra.slurm_completion_time = completion
-    const usage = new Job.Usage({
-      ...(duration !== undefined ? { duration } : {}),
-      ...(cpuTime !== undefined ? { cpuTime } : {}),
-      ...(maxUsedMemory !== undefined ? { maxUsedMemory } : {}),
-      ...(maxUsedVirtualMemory !== undefined ? { maxUsedVirtualMemory } : {}),
-      ...(cores !== undefined ? { cores } : {}),
-      extra,
-    })
-    out.set(id, { native, state: final ? "TERMINATING" : mapState(native), termination, usage })
+  const ranges: Array<[ReadonlyArray<string>, SacctRecord]> = []
+  const byRaw = new Map<string, SacctRecord>()
+  for (const [id, acc] of accumulate(stdout, names)) {
+    if (acc.master === undefined) continue
+    const record = recordOf(acc.master, acc)
+    const elements = expandArrayId(id)
+    if (elements.length === 1 && elements[0] === id) out.set(id, record)
+    else ranges.push([elements, record])
+    if (acc.rawId !== undefined) byRaw.set(acc.rawId, record)
+  }
+  for (const [elements, record] of ranges) {
+    for (const e of elements) if (!out.has(e)) out.set(e, record)
+  }
+  for (const id of ids) {
+    const record = out.has(id) ? undefined : byRaw.get(id)
+    if (record !== undefined) out.set(id, record)
   }
   return out
 }
