@@ -57,6 +57,18 @@ const setup = (max = 100) => {
   const transport = MemoryTransport.make({
     exec: (argv, options) => {
       if (argv[0] === "id") return ok0("alice\n")
+      if (argv[0] === "/bin/sh" && argv[1] === "-s" && String(options.stdin).startsWith("set -e")) {
+        // the write script of an array: its directories and files, as /bin/sh would make them
+        const script = String(options.stdin)
+        const unquote = (q: string) => q.replaceAll("'\\''", "'")
+        // (seedFile makes the directories)
+        for (
+          const m of script.matchAll(/^printf '%s' '((?:[^']|'\\'')*)' >'((?:[^']|'\\'')*)'$/gm)
+        ) {
+          transport.seedFile(unquote(m[2]!), unquote(m[1]!))
+        }
+        return ok0(`${/^echo '([^']*)' ok$/m.exec(script)![1]} ok\n`)
+      }
       if (argv[0] === "/bin/sh" && argv[1] === "-s") {
         const script = String(options.stdin ?? "")
         const lines = script.split("\n")

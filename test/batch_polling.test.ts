@@ -616,3 +616,38 @@ Deno.test("submit rate: a burst of ⌈N/6⌉, then one every 60/N s, on the cloc
     strictEqual(yield* free.take(1000), 1000, "no limit: everything at once")
   })))
 })
+
+Deno.test("requeue: true: an exit record ends the job only once the queue no longer lists it (a run cut by a requeue)", async () => {
+  const { sched, transport, layer } = setup({
+    requeue: true,
+    queueStatInterval: "5 seconds",
+    usageFromAccounting: false,
+  })
+  await runTest(
+    withClock(Effect.gen(function* () {
+      let [job] = yield* submitMany(1)
+      const id = job!.nativeId!
+      sched.queue.set(id, "RUNNING^None")
+      job = yield* Lrms.updateJobState(job!)
+      strictEqual(job.state, "RUNNING")
+      // the cut run's payload finished just before the requeue: its record is there, and the
+      // scheduler lists the job waiting again
+      writeExit(transport, job, 0)
+      sched.queue.set(id, "REQUEUED^BeginTime")
+      job = yield* Lrms.updateJobState(job)
+      strictEqual(job.state, "RUNNING", "an answer taken before the record was seen says nothing")
+      yield* TestClock.adjust("5 seconds")
+      job = yield* Lrms.updateJobState(job)
+      strictEqual(job.state, "SUBMITTED", "requeued: the record of the cut run does not end it")
+      // the second run ends and leaves the queue: its record ends the job
+      writeExit(transport, job, 3, 2)
+      sched.queue.delete(id)
+      yield* TestClock.adjust("5 seconds")
+      job = yield* Lrms.updateJobState(job)
+      yield* TestClock.adjust("5 seconds")
+      job = yield* Lrms.updateJobState(job)
+      strictEqual(job.state, "TERMINATING", JSON.stringify(job.history))
+      deepStrictEqual(job.termination, Termination.exited(3))
+    })).pipe(Effect.provide(layer)),
+  )
+})

@@ -92,3 +92,31 @@ export const renderArrayScript = (spec: ArrayScriptSpec): string => {
     "",
   ].join("\n")
 }
+
+/** @internal A file the write script creates: its directory is made first. */
+export interface NewFile {
+  readonly dir: string
+  readonly path: string
+  readonly content: string
+}
+
+/**
+ * @internal Renders a `/bin/sh` script that makes many directories (`mkdir -p`, a few hundred a
+ * call) and writes many files with the `printf` builtin (no process per file), stopping at the
+ * first failure; it prints `<token> ok` last, so a reply without it means not every file was
+ * written.
+ */
+export const renderWriteScript = (token: string, files: ReadonlyArray<NewFile>): string => {
+  const dirs = [...new Set(files.map((f) => f.dir))]
+  const mkdirs: Array<string> = []
+  for (let i = 0; i < dirs.length; i += 200) {
+    mkdirs.push(`mkdir -p -- ${dirs.slice(i, i + 200).map(quote).join(" ")}`)
+  }
+  return [
+    "set -e",
+    ...mkdirs,
+    ...files.map((f) => `printf '%s' ${quote(f.content)} >${quote(f.path)}`),
+    `echo ${quote(token)} ok`,
+    "",
+  ].join("\n")
+}

@@ -162,7 +162,12 @@ const watch = (env: Env) =>
 type Source = ManyJobsCommand<ReadonlyMap<string, AccountingRecord>>
 
 /** The accounting sources in order, for the jobs no earlier source has the end of. */
-const accounting = (env: Env, name: string, sources: ReadonlyArray<Source>) =>
+const accounting = (
+  env: Env,
+  name: string,
+  sources: ReadonlyArray<Source>,
+  gate?: { readonly open: () => boolean; readonly failed: () => void },
+) =>
   Batcher.make<string, Accounted, LrmsError>({
     name,
     window: Duration.millis(5),
@@ -181,9 +186,9 @@ const accounting = (env: Env, name: string, sources: ReadonlyArray<Source>) =>
           yield* Effect.forEach(chunks, (chunk) =>
             Effect.gen(function* () {
               const argv = source.argv(chunk)
-              if (argv === undefined) return
+              if (argv === undefined || (gate !== undefined && !gate.open())) return
               const reply = yield* env.exec(argv, source.env)
-              if (reply.exitCode !== 0) return
+              if (reply.exitCode !== 0) return gate?.failed()
               for (const id of chunk) answered.add(id)
               for (const [id, record] of source.parse(reply, chunk)) {
                 if (!found.has(id) || record.state === "TERMINATING") found.set(id, record)
@@ -205,13 +210,19 @@ const USAGE_PAUSE = 10 * 60_000
 const usage = (env: Env) =>
   Effect.gen(function* () {
     const cheap = env.dialect.accounting.filter((source) => source.idsPerCall === undefined)
-    const ask = yield* accounting(env, "Batch.usage", cheap)
     let failedAt: number | undefined
+    // once a call fails, the other calls of the same poll are not made either
+    let refused = false
+    const ask = yield* accounting(env, "Batch.usage", cheap, {
+      open: () => !refused,
+      failed: () => void (refused = true),
+    })
     return (id: string): Effect.Effect<Accounted | undefined, LrmsError, Auth> =>
       Effect.gen(function* () {
         if (!env.config.usageFromAccounting || cheap.length === 0) return undefined
         const now = yield* Clock.currentTimeMillis
         if (failedAt !== undefined && now - failedAt < USAGE_PAUSE) return undefined
+        refused = false
         const got = yield* ask(id)
         failedAt = got.answered ? undefined : now
         return got.answered ? got : undefined

@@ -264,14 +264,44 @@ const fromScheduler = (
     return yield* graceWindow(env, judged, id, queued, markers)
   })
 
+/**
+ * A final exit record of a job the scheduler may requeue (`requeue: true`): it ends the job only
+ * once an answer of the queue taken after the record was seen no longer lists the job waiting or
+ * running. A run cut by a requeue may have finished its payload in the moment before the
+ * scheduler killed it (Grid Engine kills the cut run only when its execd next hears from
+ * qmaster), and its record must not end a job that runs again.
+ */
+const confirmedRecord = (
+  env: Env,
+  calls: Calls,
+  job: Job.Job,
+  id: string,
+  markers: ExitRecord.Markers & { readonly exit: ExitRecord.ExitRecord },
+) =>
+  Effect.gen(function* () {
+    const { exitSeenAt } = job.backendData
+    const seenAt = typeof exitSeenAt === "number" ? exitSeenAt : yield* Clock.currentTimeMillis
+    const seen = yield* calls.stat(id, seenAt)
+    if (seen._tag === "NotYetKnown") return Job.withBackendData(job, { exitSeenAt: seenAt })
+    if (seen._tag === "Found" && seen.record.state !== "TERMINATING") {
+      // still queued or running after its record: requeued (or the scheduler still ending it)
+      return listed(env, Job.withBackendData(job, { exitSeenAt: null }), seen.record)
+    }
+    return yield* endedByRecord(env, calls, job, id, markers)
+  })
+
 /** @internal Updates a job's state from its exit files, the queue, accounting and the window. */
 export const updateJobState = (env: Env, calls: Calls): LrmsShape["updateJobState"] => (job) =>
   Effect.gen(function* () {
     const id = yield* nativeIdOf(env, job, "updateJobState")
     const markers = job.remoteDir === undefined ? {} : yield* calls.markers(job.remoteDir)
     const { exit } = markers
+    const requeue = (env.config as { readonly requeue?: boolean }).requeue === true
     const next = exit !== undefined && ExitRecord.isFinal(exit)
-      ? yield* endedByRecord(env, calls, job, id, { ...markers, exit })
+      ? yield* (requeue ? confirmedRecord : endedByRecord)(env, calls, job, id, {
+        ...markers,
+        exit,
+      })
       : yield* Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const started = startedByMarker(job, markers.started, now)

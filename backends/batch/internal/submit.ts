@@ -20,6 +20,7 @@ import * as Staging from "../../../src/internal/staging.ts"
 import * as Job from "../../../src/Job.ts"
 import type { LrmsShape } from "../../../src/Lrms.ts"
 import { LrmsError } from "../../../src/LrmsError.ts"
+import * as Metrics from "../../../src/Metrics.ts"
 import type { ArraySupport, SubmitCommand } from "../Dialect.ts"
 import * as Script from "../Script.ts"
 import * as Arrays from "./array.ts"
@@ -32,6 +33,11 @@ interface Staged {
   readonly job0: Job.Job
   readonly app: Application
   readonly jobDir: string
+  /**
+   * Whether the job directory exists yet: a job with nothing to stage, waiting for an array, has
+   * its directory made with the array's other files, in one call.
+   */
+  readonly made: boolean
 }
 
 type Submitted = Either.Either<Job.Job, LrmsError>
@@ -48,20 +54,46 @@ const command = (env: Env, app: Application, jobDir: string, size?: number): Sub
     ...(size !== undefined ? { array: { size, throttle: env.config.arrayThrottle } } : {}),
   })
 
-/** Writes a job's own script (`directives` right after `#!/bin/sh`). */
+/** A job's own script (`directives` right after `#!/bin/sh`). */
+const jobScript = (env: Env, job: Staged, directives: ReadonlyArray<string>) =>
+  Script.renderJobScript({
+    app: job.app,
+    jobDir: job.jobDir,
+    directives,
+    prologue: env.config.prologue,
+    epilogue: env.config.epilogue,
+    launch: env.config,
+  })
+
+/** Writes a job's own script. */
 const writeJobScript = (env: Env, job: Staged, directives: ReadonlyArray<string>) =>
   env.transport.writeFile(
     privatePath(job.jobDir, Script.Files.script),
-    Script.renderJobScript({
-      app: job.app,
-      jobDir: job.jobDir,
-      directives,
-      prologue: env.config.prologue,
-      epilogue: env.config.epilogue,
-      launch: env.config,
-    }),
+    jobScript(env, job, directives),
     { mode: 0o755 },
   )
+
+/**
+ * Makes directories and writes files in one transport call (one `/bin/sh`); fails unless every
+ * file was written.
+ */
+const writeAll = (env: Env, files: ReadonlyArray<Arrays.NewFile>) =>
+  Effect.gen(function* () {
+    const token = `lrms${crypto.randomUUID().replaceAll("-", "")}`
+    const reply = yield* env.transport.exec(["/bin/sh", "-s"], {
+      stdin: Arrays.renderWriteScript(token, files),
+    }).pipe(Metrics.countCommand(env.backend, "sh"))
+    if (reply.exitCode !== 0 || !reply.stdout.includes(`${token} ok`)) {
+      const said = reply.stderr.trim().split("\n").at(-1)
+      return yield* env.fail(
+        "DataStaging",
+        "submitJob",
+        `cannot write the job scripts of an array on ${env.transport.host}: ` +
+          (said || `/bin/sh exited with code ${reply.exitCode}`),
+        { recoverable: true },
+      )
+    }
+  })
 
 const removeDir = (env: Env, dir: string) =>
   env.transport.remove(dir, { recursive: true }).pipe(Effect.ignore)
@@ -95,6 +127,7 @@ const inFlight = (env: Env, job0: Job.Job, jobDir: string, argv: ReadonlyArray<s
 /** Submits one job alone. */
 const submitAlone = (env: Env, calls: Calls, job: Staged) =>
   Effect.gen(function* () {
+    if (!job.made) yield* makeDirectory(env, job.app, job.jobDir)
     const submit = command(env, job.app, job.jobDir)
     yield* writeJobScript(env, job, submit.directives).pipe(
       Effect.tapError(() => removeDir(env, job.jobDir)),
@@ -134,29 +167,24 @@ const submitArray = (
     const indices = jobs.map((_, i) => support.firstIndex + i)
     const submit = command(env, jobs[0]!.app, arrayDir, jobs.length)
     const dirs = [arrayDir, ...jobs.map((j) => j.jobDir)]
-    const written = yield* Effect.either(
-      Effect.all([
-        env.transport.mkdir(privatePath(arrayDir, ""), { recursive: true }),
-        Effect.forEach(
-          jobs,
-          (job, i) => writeJobScript(env, job, [Arrays.pointerLine(arrayDir, indices[i]!)]),
-          { concurrency: 32, discard: true },
-        ),
-      ], { concurrency: 2 }).pipe(
-        Effect.zipRight(env.transport.writeFile(
-          privatePath(arrayDir, Script.Files.script),
-          Arrays.renderArrayScript({
-            directives: submit.directives,
-            indexVariable: support.indexVariable,
-            elements: jobs.map((job, i) => ({
-              index: indices[i]!,
-              script: privatePath(job.jobDir, Script.Files.script),
-            })),
-          }),
-          { mode: 0o755 },
-        )),
-      ),
-    )
+    const files: Array<Arrays.NewFile> = jobs.map((job, i) => ({
+      dir: privatePath(job.jobDir, ""),
+      path: privatePath(job.jobDir, Script.Files.script),
+      content: jobScript(env, job, [Arrays.pointerLine(arrayDir, indices[i]!)]),
+    }))
+    files.push({
+      dir: privatePath(arrayDir, ""),
+      path: privatePath(arrayDir, Script.Files.script),
+      content: Arrays.renderArrayScript({
+        directives: submit.directives,
+        indexVariable: support.indexVariable,
+        elements: jobs.map((job, i) => ({
+          index: indices[i]!,
+          script: privatePath(job.jobDir, Script.Files.script),
+        })),
+      }),
+    })
+    const written = yield* Effect.either(writeAll(env, files))
     if (written._tag === "Left") {
       yield* Effect.forEach(dirs, (d) => removeDir(env, d), { concurrency: 16 })
       return jobs.map(() => Either.left(written.left))
@@ -237,7 +265,21 @@ const notAnswered = (env: Env) =>
   )
 
 /** Stages a job: its directory and inputs (removed again if staging fails or is interrupted). */
-const stage = (env: Env, app: Application, id: string | undefined) =>
+const makeDirectory = (env: Env, app: Application, jobDir: string) =>
+  Staging.makeJobDirectory(
+    env.transport,
+    env.fileSystem,
+    app,
+    jobDir,
+    Script.PRIVATE_DIR,
+    env.backend,
+  ).pipe(Effect.onExit((exit) => exit._tag === "Failure" ? removeDir(env, jobDir) : Effect.void))
+
+/**
+ * Stages a job: its directory and inputs (removed again if staging fails or is interrupted). With
+ * `defer`, a job with nothing to stage gets its directory later (with its array's other files).
+ */
+const stage = (env: Env, app: Application, id: string | undefined, defer: boolean) =>
   Effect.gen(function* () {
     const problem = env.dialect.validate?.(app)
     if (problem !== undefined) return yield* env.fail("ConfigurationError", "submitJob", problem)
@@ -249,15 +291,9 @@ const stage = (env: Env, app: Application, id: string | undefined) =>
       ...(id !== undefined ? { id } : {}),
     })
     const jobDir = `${spool}/job.${job0.id}`
-    yield* Staging.makeJobDirectory(
-      env.transport,
-      env.fileSystem,
-      app,
-      jobDir,
-      Script.PRIVATE_DIR,
-      env.backend,
-    ).pipe(Effect.onExit((exit) => exit._tag === "Failure" ? removeDir(env, jobDir) : Effect.void))
-    return { job0, app, jobDir } satisfies Staged
+    const made = !defer || app.inputs.length > 0
+    if (made) yield* makeDirectory(env, app, jobDir)
+    return { job0, app, jobDir, made } satisfies Staged
   })
 
 /**
@@ -272,7 +308,7 @@ export const makeSubmitJob = (
     const support = env.dialect.arrays
     if (support === undefined || env.config.arrays === false) {
       return (app, options) =>
-        Effect.flatMap(stage(env, app, options?.id), (job) => submitAlone(env, calls, job))
+        Effect.flatMap(stage(env, app, options?.id, false), (job) => submitAlone(env, calls, job))
     }
     const limit = yield* arrayLimit(env, support)
     const pack = yield* Batcher.make<Staged, Submitted, never>({
@@ -284,7 +320,7 @@ export const makeSubmitJob = (
     })
     return (app, options) =>
       Effect.flatMap(
-        stage(env, app, options?.id),
+        stage(env, app, options?.id, true),
         // handed over: the job must not be forgotten, so its answer is awaited uninterruptibly
         (job) => Effect.uninterruptible(Effect.flatten(pack(job))),
       )
