@@ -54,12 +54,14 @@ const setup = (max = 100) => {
   const scripted: Scripted = {}
   let nextId = 500
   const submitted: Array<string> = []
+  const writes: Array<string> = []
   const transport = MemoryTransport.make({
     exec: (argv, options) => {
       if (argv[0] === "id") return ok0("alice\n")
       if (argv[0] === "/bin/sh" && argv[1] === "-s" && String(options.stdin).startsWith("set -e")) {
         // the write script of an array: its directories and files, as /bin/sh would make them
         const script = String(options.stdin)
+        writes.push(script)
         const unquote = (q: string) => q.replaceAll("'\\''", "'")
         // (seedFile makes the directories)
         for (
@@ -96,7 +98,7 @@ const setup = (max = 100) => {
     maxWalltime: "1 hour",
     spooldir: "/spool",
   }).pipe(Layer.provide(Layer.succeed(Transport, transport)), Layer.merge(Auth.none))
-  return { scripted, transport, layer, submitted }
+  return { scripted, transport, layer, submitted, writes }
 }
 
 const app = (i: number, cores = 1) =>
@@ -110,7 +112,7 @@ const text = (transport: MemoryTransport.MemoryTransport, path: string) =>
   new TextDecoder().decode(transport.readFile(path))
 
 Deno.test("submissions of one moment and one shape go into one array; each element is its own job", async () => {
-  const { transport, layer, submitted } = setup()
+  const { transport, layer, submitted, writes } = setup()
   await runTest(
     Effect.gen(function* () {
       const apps = yield* Effect.forEach([0, 1, 2, 3, 4], (i) => app(i))
@@ -128,6 +130,11 @@ Deno.test("submissions of one moment and one shape go into one array; each eleme
       // the array's script runs each element's own script, chosen by the index
       const array = jobs[0]!.backendData.array as { dir: string }
       const script = text(transport, `${array.dir}/.lrms/job.sh`)
+      strictEqual(writes.length, 1, "every element's directory and script in one call")
+      ok(
+        writes[0]!.includes(`\nchmod 755 '${array.dir}/.lrms/job.sh'\n`),
+        "the array's script is executable (LSF runs it as a command)",
+      )
       ok(script.includes('case "${SLURM_ARRAY_TASK_ID:-}" in'), script)
       for (const [i, job] of jobs.slice(0, 5).entries()) {
         ok(script.includes(`  ${i}) exec /bin/sh '${job.remoteDir}/.lrms/job.sh' ;;`), script)

@@ -98,11 +98,14 @@ export interface NewFile {
   readonly dir: string
   readonly path: string
   readonly content: string
+  /** Make it executable (a scheduler may run the submitted script as a command: LSF). */
+  readonly executable?: boolean
 }
 
 /**
  * @internal Renders a `/bin/sh` script that makes many directories (`mkdir -p`, a few hundred a
- * call) and writes many files with the `printf` builtin (no process per file), stopping at the
+ * call) and writes many files with the `printf` builtin (no process per file; `chmod` for the few
+ * that must be executable), stopping at the
  * first failure; it prints `<token> ok` last, so a reply without it means not every file was
  * written.
  */
@@ -116,6 +119,7 @@ export const renderWriteScript = (token: string, files: ReadonlyArray<NewFile>):
     "set -e",
     ...mkdirs,
     ...files.map((f) => `printf '%s' ${quote(f.content)} >${quote(f.path)}`),
+    ...files.filter((f) => f.executable === true).map((f) => `chmod 755 ${quote(f.path)}`),
     `echo ${quote(token)} ok`,
     "",
   ].join("\n")

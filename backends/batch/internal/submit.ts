@@ -175,6 +175,7 @@ const submitArray = (
     files.push({
       dir: privatePath(arrayDir, ""),
       path: privatePath(arrayDir, Script.Files.script),
+      executable: true,
       content: Arrays.renderArrayScript({
         directives: submit.directives,
         indexVariable: support.indexVariable,
