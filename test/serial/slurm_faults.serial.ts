@@ -5,6 +5,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as Application from "../../src/Application.ts"
 import * as Auth from "../../src/Auth.ts"
 import * as Lrms from "../../src/Lrms.ts"
@@ -19,7 +20,11 @@ Deno.test({
   fn: () =>
     runTest(Effect.gen(function* () {
       const dir = yield* tempDir("lrms-slurm-fault-")
-      const layer = Layer.merge(localLayer({ spooldir: `${dir}/spool` }), Auth.none)
+      // the queue is asked at most once a second here, so the stopped controller is seen soon
+      const layer = Layer.merge(
+        localLayer({ spooldir: `${dir}/spool`, queueStatInterval: "1 second" }),
+        Auth.none,
+      )
       yield* Effect.gen(function* () {
         const app = yield* Effect.orDie(
           Application.make({ arguments: ["sh", "-c", "sleep 8; echo done"], stdout: "out.txt" }),
@@ -31,7 +36,23 @@ Deno.test({
         }
         strictEqual(job.state, "RUNNING")
         yield* Effect.sync(() => slurmCtl("stop-ctld"))
-        const err = yield* Effect.flip(Lrms.updateJobState(job))
+        // polls answered from the queue's last answer keep the job as it is; the first poll
+        // that asks the stopped controller fails, recoverably
+        const err = yield* Effect.flip(
+          Lrms.updateJobState(job).pipe(
+            Effect.flatMap((j) =>
+              j.state === "RUNNING"
+                ? Effect.fail("unchanged" as const)
+                : Effect.die(`the job moved to ${j.state} while slurmctld was stopped`)
+            ),
+            Effect.retry({
+              while: (e) => e === "unchanged",
+              schedule: Schedule.spaced("250 millis"),
+              times: 40,
+            }),
+            Effect.catchIf((e) => e === "unchanged", () => Effect.die("no poll failed in 10 s")),
+          ),
+        )
         strictEqual(err.reason, "CommandFailed")
         strictEqual(err.recoverable, true)
         ok(/controller|connect/i.test(err.message), err.message)
