@@ -6,6 +6,7 @@ import * as Exit from "effect/Exit"
 import * as Cause from "effect/Cause"
 import type * as Scope from "effect/Scope"
 import * as Layer from "effect/Layer"
+import * as Tracer from "effect/Tracer"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import type * as Duration from "effect/Duration"
 import * as Application from "../src/Application.ts"
@@ -77,3 +78,20 @@ export const waitFor = (
     }),
     Effect.catchIf((e): e is Error => !(e instanceof LrmsError), (e) => Effect.die(e)),
   )
+
+/** Runs `body` under a tracer that keeps every span it starts (Effect's own spans otherwise). */
+export const recording = <A, E, R>(body: Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const base = yield* Effect.tracer
+    const spans: Array<Tracer.Span> = []
+    const tracer = Tracer.make({
+      span: (...args) => {
+        const span = base.span(...args)
+        spans.push(span)
+        return span
+      },
+      context: (f, fiber) => base.context(f, fiber),
+    })
+    const result = yield* Effect.withTracer(body, tracer)
+    return { result, spans }
+  })

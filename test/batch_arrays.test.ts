@@ -262,3 +262,14 @@ Deno.test("property: an element's pointer line reads back, whatever the array's 
     ),
   )
 })
+
+Deno.test("what picks the submit command parts a group: launcher, class name, cores; not the name or arguments", () => {
+  const key = (input: Application.ApplicationInput) =>
+    Arrays.shapeKey(Effect.runSync(Application.make(input)))
+  const base = { arguments: ["true"] }
+  strictEqual(key(base), key({ arguments: ["false", "x"], jobname: "other", stdout: "o" }))
+  ok(key(base) !== key({ ...base, requestedCores: 2 }))
+  ok(key({ ...base, processes: 2 }) !== key({ ...base, processes: 2, launcher: "srun" }))
+  ok(key(base) !== key({ ...base, applicationName: "gamess" }), "Grid Engine's pe[<class>]")
+  ok(key(base) !== key({ ...base, requestedWalltime: "1 hour" }))
+})

@@ -22,7 +22,6 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
-import * as Tracer from "effect/Tracer"
 import * as QueueWatch from "../backends/batch/internal/queueWatch.ts"
 import * as SubmitRate from "../backends/batch/internal/submitRate.ts"
 import * as Slurm from "../backends/slurm/Slurm.ts"
@@ -34,7 +33,7 @@ import * as Metrics from "../src/Metrics.ts"
 import * as Termination from "../src/Termination.ts"
 import { type ExecResult, Transport } from "../src/Transport.ts"
 import * as MemoryTransport from "../src/testing/MemoryTransport.ts"
-import { runTest } from "./_effect.ts"
+import { recording, runTest } from "./_effect.ts"
 
 const ok0 = (stdout = ""): ExecResult => ({ exitCode: 0, signal: null, stdout, stderr: "" })
 const failed = (exitCode: number, stderr: string): ExecResult => ({
@@ -310,17 +309,7 @@ Deno.test("the one squeue is a span of its own (Batch.stat), linked to every pol
     Effect.gen(function* () {
       const jobs = yield* submitMany(5)
       for (const j of jobs) sched.queue.set(j.nativeId!, "RUNNING^None")
-      const base = yield* Effect.tracer
-      const spans: Array<Tracer.Span> = []
-      const tracer = Tracer.make({
-        span: (...args) => {
-          const span = base.span(...args)
-          spans.push(span)
-          return span
-        },
-        context: (f, fiber) => base.context(f, fiber),
-      })
-      yield* Effect.withTracer(pollAll(jobs), tracer)
+      const { spans } = yield* recording(pollAll(jobs))
       const stats = spans.filter((s) => s.name === "Batch.stat")
       strictEqual(stats.length, 1)
       const polls = spans.filter((s) => s.name === "Lrms.updateJobState").map((s) => s.spanId)

@@ -17,29 +17,12 @@ import * as Application from "../src/Application.ts"
 import * as Auth from "../src/Auth.ts"
 import * as Lrms from "../src/Lrms.ts"
 import * as Metrics from "../src/Metrics.ts"
-import { runTest, tempDir } from "./_effect.ts"
+import { recording, runTest, tempDir } from "./_effect.ts"
 import { localConfig } from "./_shellcmd.ts"
 import { counting } from "./_counting.ts"
 import { pbsConfig } from "./_fake.ts"
 
 const options = { sanitizeOps: false, sanitizeResources: false } as const
-
-/** Runs `body` under a tracer that keeps every span it starts (Effect's own spans otherwise). */
-const recording = <A, E, R>(body: Effect.Effect<A, E, R>) =>
-  Effect.gen(function* () {
-    const base = yield* Effect.tracer
-    const spans: Array<Tracer.Span> = []
-    const tracer = Tracer.make({
-      span: (...args) => {
-        const span = base.span(...args)
-        spans.push(span)
-        return span
-      },
-      context: (f, fiber) => base.context(f, fiber),
-    })
-    const result = yield* Effect.withTracer(body, tracer)
-    return { result, spans }
-  })
 
 const named = (spans: ReadonlyArray<Tracer.Span>, name: string) =>
   spans.filter((s) => s.name === name)

@@ -6,25 +6,24 @@
  *
  * @module
  */
-import type { Application } from "../../../src/Application.ts"
+import { type Application, shape } from "../../../src/Application.ts"
 import { quote } from "../../../src/Shell.ts"
 
 /**
- * @internal What makes two applications fit one array: everything the submit command is built
- * from (cores, memory, walltime, architecture, the parallel shape). Names, arguments, files and
- * environment may differ: each element runs its own job script.
+ * @internal What makes two applications fit one array: everything a dialect builds the submit
+ * command from (memory, walltime, architecture, the parallel shape with its launcher, which picks
+ * SLURM's node options, and the application's class name, which picks Grid Engine's parallel
+ * environment). Names, arguments, files and environment may differ: each element runs its own
+ * job script.
  */
-export const shapeKey = (app: Application): string => {
-  const record = app as unknown as Readonly<Record<string, unknown>>
-  return JSON.stringify([
-    app.requestedCores,
+export const shapeKey = (app: Application): string =>
+  JSON.stringify([
+    shape(app),
     app.requestedMemory ?? null,
     app.requestedWalltime === undefined ? null : String(app.requestedWalltime),
     app.requestedArchitecture ?? null,
-    ...["nodes", "processes", "processesPerNode", "coresPerProcess", "gpusPerProcess", "exclusive"]
-      .map((k) => record[k] ?? null),
+    app.applicationName,
   ])
-}
 
 /**
  * @internal Groups items by key, in first-seen order, then cuts each group into chunks of at most
